@@ -1,0 +1,99 @@
+#!/bin/bash
+# Entrypoint of the mod_pywebsocket appliance: check the WS_* environment, prepare
+# the TLS certificate, then run Apache in the foreground (logs on stdout/stderr).
+#
+#   mod_pywebsocket-entrypoint               start the server (the default)
+#   mod_pywebsocket-entrypoint healthcheck   exit 0 while the server answers HTTP
+#   mod_pywebsocket-entrypoint CMD ...       run CMD instead (e.g. bash)
+set -euo pipefail
+
+log() { printf 'mod_pywebsocket: %s\n' "$*" >&2; }
+die() { printf 'mod_pywebsocket: error: %s\n' "$*" >&2; exit 2; }
+
+if [ "${1:-}" = healthcheck ]; then
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 4 -A mod_pywebsocket-healthcheck http://127.0.0.1/ || true)
+    [ -n "$code" ] && [ "$code" != 000 ]
+    exit
+fi
+if [ $# -gt 0 ] && [ "$1" != apache2 ]; then
+    exec "$@"
+fi
+
+export WS_HANDLER_ROOT=${WS_HANDLER_ROOT:-/srv/handlers}
+export WS_HANDLER_SCAN=${WS_HANDLER_SCAN:-$WS_HANDLER_ROOT}
+export WS_DOCUMENT_ROOT=${WS_DOCUMENT_ROOT:-$WS_HANDLER_ROOT}
+export WS_ALLOW_HANDLERS_OUTSIDE_ROOT=${WS_ALLOW_HANDLERS_OUTSIDE_ROOT:-off}
+export WS_LOG_LEVEL=${WS_LOG_LEVEL:-warn}
+export WS_MAX_MESSAGE_SIZE=${WS_MAX_MESSAGE_SIZE:-67108864}
+export WS_TIMEOUT=${WS_TIMEOUT:-60}
+export WS_PROCESSES=${WS_PROCESSES:-1}
+export WS_THREADS=${WS_THREADS:-1024}
+export WS_SERVER_NAME=${WS_SERVER_NAME:-localhost}
+export WS_TLS_DIR=${WS_TLS_DIR:-/etc/mod_pywebsocket/tls}
+export WS_RUN_DIR=${WS_RUN_DIR:-/run/mod_pywebsocket}
+
+is_uint() { [[ $1 =~ ^[0-9]+$ ]] && [ "$1" -gt 0 ]; }
+
+# -- the handler folder ------------------------------------------------------
+[ -e "$WS_HANDLER_ROOT" ] || die "WS_HANDLER_ROOT=$WS_HANDLER_ROOT does not exist; mount your handler folder there (docker run -v \"\$PWD/handlers:$WS_HANDLER_ROOT:ro\" ...)"
+[ -d "$WS_HANDLER_ROOT" ] || die "WS_HANDLER_ROOT=$WS_HANDLER_ROOT is not a directory; mount a folder of *_wsh.py files there"
+runuser -u www-data -- test -r "$WS_HANDLER_ROOT" -a -x "$WS_HANDLER_ROOT" \
+    || die "WS_HANDLER_ROOT=$WS_HANDLER_ROOT is not readable by the www-data user; make it world-readable (chmod -R a+rX)"
+[ -d "$WS_HANDLER_SCAN" ] || die "WS_HANDLER_SCAN=$WS_HANDLER_SCAN is not a directory"
+root_real=$(realpath "$WS_HANDLER_ROOT")
+scan_real=$(realpath "$WS_HANDLER_SCAN")
+case "$scan_real/" in
+    "$root_real"/*) ;;
+    *) die "WS_HANDLER_SCAN=$WS_HANDLER_SCAN must be inside WS_HANDLER_ROOT=$WS_HANDLER_ROOT" ;;
+esac
+[ -d "$WS_DOCUMENT_ROOT" ] || die "WS_DOCUMENT_ROOT=$WS_DOCUMENT_ROOT is not a directory"
+case "${WS_ALLOW_HANDLERS_OUTSIDE_ROOT,,}" in
+    on|off|yes|no|true|false|1|0) ;;
+    *) die "WS_ALLOW_HANDLERS_OUTSIDE_ROOT must be on or off, not '$WS_ALLOW_HANDLERS_OUTSIDE_ROOT'" ;;
+esac
+
+# -- limits and logging -------------------------------------------------------
+is_uint "$WS_MAX_MESSAGE_SIZE" || die "WS_MAX_MESSAGE_SIZE must be a positive number of bytes, not '$WS_MAX_MESSAGE_SIZE'"
+is_uint "$WS_TIMEOUT" || die "WS_TIMEOUT must be a positive number of seconds, not '$WS_TIMEOUT'"
+is_uint "$WS_PROCESSES" || die "WS_PROCESSES must be a positive number, not '$WS_PROCESSES'"
+is_uint "$WS_THREADS" || die "WS_THREADS must be a positive number, not '$WS_THREADS'"
+export WS_MAX_WORKERS=$((WS_PROCESSES * WS_THREADS))
+case "${WS_LOG_LEVEL,,}" in
+    debug|info|notice|warn|error|crit) WS_APACHE_LOG_LEVEL=${WS_LOG_LEVEL,,} ;;
+    warning) WS_APACHE_LOG_LEVEL=warn ;;
+    critical) WS_APACHE_LOG_LEVEL=crit ;;
+    *) die "WS_LOG_LEVEL must be one of debug, info, warn, error, crit; not '$WS_LOG_LEVEL'" ;;
+esac
+export WS_APACHE_LOG_LEVEL
+
+mkdir -p "$WS_RUN_DIR"
+rm -f "$WS_RUN_DIR"/httpd.pid
+
+# -- TLS ------------------------------------------------------------------------
+cert=$WS_TLS_DIR/cert.pem
+key=$WS_TLS_DIR/key.pem
+if [ -e "$cert" ] || [ -e "$key" ]; then
+    [ -r "$cert" ] || die "$cert is missing or unreadable; mount both cert.pem and key.pem in $WS_TLS_DIR (or neither, for a self-signed one)"
+    [ -r "$key" ] || die "$key is missing or unreadable; mount both cert.pem and key.pem in $WS_TLS_DIR (or neither, for a self-signed one)"
+    cert_pub=$(openssl x509 -in "$cert" -noout -pubkey 2>/dev/null) || die "$cert is not a PEM certificate"
+    key_pub=$(openssl pkey -in "$key" -pubout 2>/dev/null) || die "$key is not a PEM private key (or it has a passphrase)"
+    [ "$cert_pub" = "$key_pub" ] || die "$key does not match the certificate $cert"
+    openssl x509 -in "$cert" -noout -checkend 0 >/dev/null || log "warning: $cert has expired"
+else
+    tls_dir=$WS_RUN_DIR/tls
+    cert=$tls_dir/cert.pem
+    key=$tls_dir/key.pem
+    mkdir -p "$tls_dir"
+    san="DNS:localhost,IP:127.0.0.1,IP:::1${WS_TLS_EXTRA_SAN:+,$WS_TLS_EXTRA_SAN}"
+    [ "$WS_SERVER_NAME" = localhost ] || san="$san,DNS:$WS_SERVER_NAME"
+    openssl req -x509 -newkey rsa:2048 -sha256 -nodes -days 365 -subj "/CN=$WS_SERVER_NAME" \
+        -addext "subjectAltName=$san" -addext "basicConstraints=critical,CA:FALSE" \
+        -addext "extendedKeyUsage=serverAuth" -keyout "$key" -out "$cert" 2>/dev/null \
+        || die "could not generate a self-signed certificate"
+    chmod 600 "$key"
+    log "no certificate in $WS_TLS_DIR: generated a self-signed one for $san"
+fi
+export WS_TLS_CERT=$cert WS_TLS_KEY=$key
+
+log "serving handlers from $WS_HANDLER_ROOT on ports 80 (ws, http) and 443 (wss, https)"
+exec apache2 -f /etc/mod_pywebsocket/httpd.conf -DFOREGROUND

@@ -1,0 +1,200 @@
+"""RFC 6455 frames over bytes: parsing, building, masking, close bodies.
+
+Pure functions and a buffer-driven parser with no I/O, so every rule can be
+unit-tested and both adapters (mod_python and the standalone socket) share it.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from dataclasses import dataclass
+
+from . import common
+from .errors import ProtocolError
+
+_DATA_OPCODES = frozenset({common.OPCODE_CONTINUATION, common.OPCODE_TEXT, common.OPCODE_BINARY})
+_CONTROL_OPCODES = frozenset({common.OPCODE_CLOSE, common.OPCODE_PING, common.OPCODE_PONG})
+MAX_CONTROL_PAYLOAD = 125
+
+
+@dataclass(slots=True)
+class Frame:
+    fin: int = 1
+    rsv1: int = 0
+    rsv2: int = 0
+    rsv3: int = 0
+    opcode: int = common.OPCODE_TEXT
+    payload: bytes = b""
+
+
+def apply_mask(data: bytes | bytearray | memoryview, mask: bytes) -> bytes:
+    """XOR ``data`` with the 4-byte ``mask`` repeated, as one big-integer operation.
+
+    A per-byte Python loop runs at ~15 MiB/s; this runs at hundreds of MiB/s.
+    """
+    n = len(data)
+    if n == 0:
+        return b""
+    key = (mask * ((n + 3) >> 2))[:n] if n > 4 else mask[:n]
+    return (int.from_bytes(data, "little") ^ int.from_bytes(key, "little")).to_bytes(n, "little")
+
+
+def create_length_header(length: int, mask: bool) -> bytes:
+    mask_bit = 0x80 if mask else 0
+    if length < 0 or length >= 1 << 63:
+        raise ValueError(f"payload length out of range: {length}")
+    if length < 126:
+        return bytes((mask_bit | length,))
+    if length < 1 << 16:
+        return struct.pack("!BH", mask_bit | 126, length)
+    return struct.pack("!BQ", mask_bit | 127, length)
+
+
+def create_header(opcode: int, payload_length: int, fin: int, rsv1: int, rsv2: int, rsv3: int, mask: bool) -> bytes:
+    first = (fin << 7) | (rsv1 << 6) | (rsv2 << 5) | (rsv3 << 4) | opcode
+    return bytes((first,)) + create_length_header(payload_length, mask)
+
+
+def build_frame(
+    opcode: int, payload: bytes = b"", *, fin: bool = True, rsv1: bool = False, mask: bool = False
+) -> bytes:
+    """Serialise one frame. Servers send unmasked frames; ``mask=True`` is for test clients."""
+    first = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode
+    n = len(payload)
+    mask_bit = 0x80 if mask else 0
+    if n < 126:
+        header = bytes((first, mask_bit | n))
+    elif n < 1 << 16:
+        header = struct.pack("!BBH", first, mask_bit | 126, n)
+    else:
+        header = struct.pack("!BBQ", first, mask_bit | 127, n)
+    if mask:
+        key = os.urandom(4)
+        return header + key + apply_mask(payload, key)
+    return header + payload
+
+
+# Close codes a peer may put on the wire (RFC 6455 7.4.1 plus the IANA registry).
+def is_valid_close_code(code: int) -> bool:
+    return code in (1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014) or (3000 <= code <= 4999)
+
+
+def encode_close_body(code: int | None, reason: str | bytes = "") -> bytes:
+    """The payload of a close frame; ``code=None`` gives the empty body."""
+    if code is None:
+        if reason:
+            raise ValueError("a close reason needs a status code")
+        return b""
+    if not isinstance(reason, bytes):
+        reason = reason.encode("utf-8")
+    body = struct.pack("!H", code) + reason
+    if len(body) > MAX_CONTROL_PAYLOAD:
+        raise ValueError("close reason longer than 123 bytes")
+    return body
+
+
+def parse_close_body(payload: bytes) -> tuple[int, str | None]:
+    """Return ``(code, reason)`` of a received close; 1005 and None for an empty body."""
+    if not payload:
+        return common.STATUS_NO_STATUS_RECEIVED, None
+    if len(payload) == 1:
+        raise ProtocolError(common.STATUS_PROTOCOL_ERROR, "close frame with a 1-byte body")
+    code = int.from_bytes(payload[:2], "big")
+    if not is_valid_close_code(code):
+        raise ProtocolError(common.STATUS_PROTOCOL_ERROR, f"invalid close code {code}")
+    try:
+        reason = payload[2:].decode("utf-8")
+    except UnicodeDecodeError:
+        raise ProtocolError(common.STATUS_INVALID_FRAME_PAYLOAD_DATA, "close reason is not UTF-8") from None
+    return code, reason
+
+
+class FrameParser:
+    """Incremental frame parser: ``feed()`` bytes, then take frames with ``next_frame()``.
+
+    It checks everything that can be checked on one frame: reserved bits and
+    opcodes, control-frame size and fragmentation, client masking and the
+    payload size limit (checked on the header, before the payload is buffered).
+    """
+
+    def __init__(self, *, require_mask: bool = True, max_payload: int | None = None) -> None:
+        self.require_mask = require_mask
+        self.max_payload = max_payload
+        self.allow_rsv1 = False  # set by permessage-deflate once negotiated
+        self._buf = bytearray()
+        self._pos = 0
+
+    def feed(self, data: bytes) -> None:
+        if self._pos and self._pos >= len(self._buf) >> 1:
+            del self._buf[: self._pos]
+            self._pos = 0
+        self._buf += data
+
+    def buffered(self) -> int:
+        return len(self._buf) - self._pos
+
+    def take_raw(self, n: int) -> bytes:
+        """Remove up to ``n`` unparsed bytes (for handlers that read the raw connection)."""
+        data = bytes(self._buf[self._pos : self._pos + n])
+        self._pos += len(data)
+        return data
+
+    def next_frame(self) -> Frame | None:
+        buf = self._buf
+        pos = self._pos
+        avail = len(buf) - pos
+        if avail < 2:
+            return None
+        b0 = buf[pos]
+        b1 = buf[pos + 1]
+        opcode = b0 & 0x0F
+        length = b1 & 0x7F
+        header = 2
+        if length == 126:
+            if avail < 4:
+                return None
+            length = (buf[pos + 2] << 8) | buf[pos + 3]
+            header = 4
+        elif length == 127:
+            if avail < 10:
+                return None
+            length = int.from_bytes(buf[pos + 2 : pos + 10], "big")
+            header = 10
+            if length >> 63:
+                raise ProtocolError(common.STATUS_PROTOCOL_ERROR, "payload length has its top bit set")
+        self._check_header(b0, b1, opcode, length)
+        masked = b1 & 0x80
+        if masked:
+            header += 4
+        end = pos + header + length
+        if len(buf) < end:
+            return None
+        if masked:
+            key = bytes(buf[pos + header - 4 : pos + header])
+            payload = apply_mask(memoryview(buf)[pos + header : end], key)
+        else:
+            payload = bytes(buf[pos + header : end])
+        self._pos = end
+        if end == len(buf):
+            buf.clear()
+            self._pos = 0
+        return Frame(b0 >> 7, (b0 >> 6) & 1, (b0 >> 5) & 1, (b0 >> 4) & 1, opcode, payload)
+
+    def _check_header(self, b0: int, b1: int, opcode: int, length: int) -> None:
+        rsv = b0 & 0x70
+        if rsv and (rsv != 0x40 or not self.allow_rsv1):
+            raise ProtocolError(common.STATUS_PROTOCOL_ERROR, f"reserved bits set: {rsv >> 4:#05b}")
+        if opcode in _CONTROL_OPCODES:
+            if not b0 & 0x80:
+                raise ProtocolError(common.STATUS_PROTOCOL_ERROR, "fragmented control frame")
+            if length > MAX_CONTROL_PAYLOAD:
+                raise ProtocolError(common.STATUS_PROTOCOL_ERROR, "control frame payload over 125 bytes")
+            if rsv:
+                raise ProtocolError(common.STATUS_PROTOCOL_ERROR, "reserved bits set on a control frame")
+        elif opcode not in _DATA_OPCODES:
+            raise ProtocolError(common.STATUS_PROTOCOL_ERROR, f"reserved opcode {opcode:#x}")
+        if self.require_mask and not b1 & 0x80:
+            raise ProtocolError(common.STATUS_PROTOCOL_ERROR, "client frame is not masked")
+        if self.max_payload is not None and length > self.max_payload:
+            raise ProtocolError(common.STATUS_MESSAGE_TOO_BIG, f"frame of {length} bytes exceeds the limit")

@@ -1,0 +1,66 @@
+"""The opening handshake applied to a request: validate, ask the handler, answer 101.
+
+``do_handshake(request, dispatcher)`` is the one entry both adapters use. It
+raises ``HandshakeException`` (with ``.status``) for the adapter to turn into an
+HTTP error, or ``AbortedByUserException`` when the handler wants the connection
+dropped with nothing more written.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from .. import common
+from ..errors import AbortedByUserException, HandshakeException, VersionException
+from .base import build_response, check_selected_protocol, compute_accept, parse_client_handshake
+
+__all__ = [
+    "AbortedByUserException",
+    "HandshakeException",
+    "VersionException",
+    "do_handshake",
+]
+
+_log = logging.getLogger("mod_pywebsocket.handshake")
+
+
+def do_handshake(request, dispatcher, allowDraft75: bool = False, strict: bool = False) -> None:  # noqa: N803
+    """Run the whole server side of the opening handshake on ``request``.
+
+    ``allowDraft75`` and ``strict`` are accepted for old callers and ignored.
+    """
+    from ..stream import Stream, StreamOptions
+
+    http2 = request.protocol.startswith("HTTP/2")
+    client = parse_client_handshake(request.method, request.protocol, request.headers_in, http2=http2)
+    request.ws_version = client.version
+    request.ws_origin = client.origin
+    request.ws_requested_protocols = client.requested_protocols
+    request.ws_requested_extensions = client.requested_extensions
+    request.ws_protocol = None
+    request.ws_extension_processors = []
+    request.extra_headers = []
+    request._accept = compute_accept(client.key.encode("ascii"))
+
+    try:
+        dispatcher.do_extra_handshake(request)
+    except (AbortedByUserException, HandshakeException):
+        raise
+    except Exception as e:
+        raise HandshakeException(f"handler rejected the handshake: {e!r}", common.HTTP_STATUS_FORBIDDEN) from e
+
+    check_selected_protocol(request.ws_requested_protocols, request.ws_protocol)
+    options = getattr(request, "_stream_options", None) or StreamOptions()
+    request.ws_extensions = None
+    request.ws_stream = Stream(request, options)
+    response = build_response(request._accept, request.ws_protocol, None, request.extra_headers)
+    request.connection.write(response)
+    _log.info("established %s (RFC 6455) from %s", request.ws_resource, _peer(request))
+
+
+def _peer(request) -> str:
+    try:
+        addr = request.connection.remote_addr
+        return f"{addr[0]}:{addr[1]}"
+    except Exception:
+        return "?"

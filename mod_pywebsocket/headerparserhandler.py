@@ -1,0 +1,212 @@
+"""The mod_python adapter: ``PythonHeaderParserHandler mod_pywebsocket.headerparserhandler``.
+
+Apache parses the HTTP request; this module takes over the connection for
+WebSocket upgrades and declines everything else, so Apache serves it as usual.
+Options (``PythonOption``, at server, vhost or location level)::
+
+    mod_pywebsocket.handler_root                     directory of *_wsh.py files (required)
+    mod_pywebsocket.handler_scan                     subdirectory to load handlers from (default: the root)
+    mod_pywebsocket.allow_handlers_outside_root_dir  On|Off (default Off)
+    mod_pywebsocket.max_message_size                 bytes (default 64 MiB), answered with close 1009
+    mod_pywebsocket.log_level                        debug|info|warn|error (default warn)
+
+How the connection is taken over follows measured mod_python 3.5 behaviour:
+``req.assbackwards = 1`` before the first write keeps Apache's own response
+out of the byte stream, ``req.write`` (which releases the GIL and reports a
+dead peer) carries every frame, and ``keepalive = AP_CONN_CLOSE`` with
+``DONE`` ends the request so the TCP connection closes at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from mod_python import apache  # type: ignore[import-not-found]
+
+from . import common
+from .dispatch import Dispatcher, DispatchException
+from .errors import AbortedByUserException, HandshakeException, VersionException
+from .handshake import do_handshake
+from .handshake.base import is_websocket_upgrade
+from .logutil import parse_log_level
+from .request import WebSocketRequest
+from .stream import DEFAULT_MAX_MESSAGE_SIZE, StreamOptions
+
+_OPTION_PREFIX = "mod_pywebsocket."
+_log = logging.getLogger("mod_pywebsocket")
+
+# A read IOError after this long is Apache's Timeout, not a reset: worth one ping.
+_TIMEOUT_THRESHOLD = 1.0
+
+
+class _ApacheLogHandler(logging.Handler):
+    """Send the package's log records to Apache's error log."""
+
+    _LEVELS = (
+        (logging.CRITICAL, apache.APLOG_CRIT),
+        (logging.ERROR, apache.APLOG_ERR),
+        (logging.WARNING, apache.APLOG_WARNING),
+        (logging.INFO, apache.APLOG_INFO),
+    )
+
+    def emit(self, record: logging.LogRecord) -> None:
+        level = next((ap for py, ap in self._LEVELS if record.levelno >= py), apache.APLOG_DEBUG)
+        try:
+            for line in self.format(record).splitlines() or [""]:
+                apache.log_error(line, level | apache.APLOG_NOERRNO, apache.main_server)
+        except Exception:
+            self.handleError(record)
+
+
+def _setup_logging() -> None:
+    if not any(isinstance(h, _ApacheLogHandler) for h in _log.handlers):
+        handler = _ApacheLogHandler()
+        handler.setFormatter(logging.Formatter("mod_pywebsocket: %(name)s: %(message)s"))
+        _log.addHandler(handler)
+        _log.propagate = False
+        _log.setLevel(logging.WARNING)
+
+
+_setup_logging()
+
+
+class ApacheConnection:
+    """``request.connection`` under Apache: mod_python's connection, made safe for frames.
+
+    Writes go through ``req.write`` (GIL released, errors raised) after switching
+    the request to raw mode; reads map Apache's ``Timeout`` to ``TimeoutError``.
+    """
+
+    def __init__(self, req) -> None:
+        self._req = req
+        self._conn = req.connection
+
+    def read(self, length: int) -> bytes:
+        start = time.monotonic()
+        try:
+            data = self._conn.read(length)
+        except OSError:
+            if not self._conn.aborted and time.monotonic() - start >= _TIMEOUT_THRESHOLD:
+                raise TimeoutError("no data within Apache's Timeout") from None
+            raise ConnectionResetError("connection read error") from None
+        return data or b""
+
+    def write(self, data: bytes | bytearray | str) -> None:
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        req = self._req
+        if not req.assbackwards:
+            req.assbackwards = 1
+        req.write(bytes(data))
+
+    @property
+    def remote_addr(self):
+        return self._conn.client_addr
+
+    @property
+    def local_addr(self):
+        return self._conn.local_addr
+
+    def __getattr__(self, name: str):
+        return getattr(self.__dict__["_conn"], name)
+
+
+_dispatchers: dict[tuple, tuple[Dispatcher, StreamOptions]] = {}
+_dispatchers_lock = threading.Lock()
+
+
+def _parse_bool(name: str, value: str | None, default: bool) -> bool:
+    if value is None:
+        return default
+    v = value.strip().lower()
+    if v in ("on", "yes", "true", "1"):
+        return True
+    if v in ("off", "no", "false", "0", ""):
+        return False
+    raise ValueError(f"PythonOption {name}: expected On or Off, got {value!r}")
+
+
+def _configure(options) -> tuple[Dispatcher, StreamOptions]:
+    """One dispatcher per distinct option set, created on first use and then shared."""
+    key = tuple(
+        options.get(_OPTION_PREFIX + n)
+        for n in ("handler_root", "handler_scan", "allow_handlers_outside_root_dir", "max_message_size", "log_level")
+    )
+    found = _dispatchers.get(key)
+    if found is not None:
+        return found
+    with _dispatchers_lock:
+        found = _dispatchers.get(key)
+        if found is not None:
+            return found
+        root, scan, allow, max_size, level = key
+        if level:
+            _log.setLevel(parse_log_level(level))
+        if not root:
+            raise ValueError("PythonOption mod_pywebsocket.handler_root is not set")
+        allow_outside = _parse_bool("allow_handlers_outside_root_dir", allow, False)
+        dispatcher = Dispatcher(root, scan or None, allow_outside)
+        stream_options = StreamOptions(max_message_size=int(max_size) if max_size else DEFAULT_MAX_MESSAGE_SIZE)
+        _dispatchers[key] = (dispatcher, stream_options)
+        _log.info(
+            "serving %d handler(s) from %s: %s", len(dispatcher.resources()), root, " ".join(dispatcher.resources())
+        )
+        return dispatcher, stream_options
+
+
+def _finish(req) -> int:
+    req.assbackwards = 1
+    req.connection.keepalive = apache.AP_CONN_CLOSE
+    return apache.DONE
+
+
+def headerparserhandler(req) -> int:
+    """mod_python entry: serve a WebSocket upgrade, decline any other request."""
+    if not is_websocket_upgrade(req.headers_in):
+        return apache.DECLINED
+    try:
+        dispatcher, stream_options = _configure(req.get_options())
+    except Exception as e:
+        _log.error("configuration error: %s", e)
+        return apache.HTTP_INTERNAL_SERVER_ERROR
+
+    request = WebSocketRequest(
+        method=req.method,
+        unparsed_uri=req.unparsed_uri,
+        protocol=req.protocol,
+        headers_in=req.headers_in,
+        connection=ApacheConnection(req),
+        is_https=bool(req.is_https()),
+        native=req,
+    )
+    request._stream_options = stream_options
+    try:
+        if dispatcher.get_handler_suite(request.ws_resource) is None:
+            return apache.DECLINED  # Apache answers: a static file, or 404
+    except DispatchException as e:
+        return e.status
+
+    try:
+        do_handshake(request, dispatcher)
+    except VersionException as e:
+        _log.info("%s: handshake refused: %s", request.ws_resource, e)
+        req.err_headers_out[common.SEC_WEBSOCKET_VERSION_HEADER] = e.supported_versions
+        return e.status
+    except (HandshakeException, DispatchException) as e:
+        _log.info("%s: handshake refused (%d): %s", request.ws_resource, e.status, e)
+        return e.status
+    except AbortedByUserException:
+        _log.info("%s: handshake aborted by the handler", request.ws_resource)
+        return _finish(req)
+
+    req.status = 101  # for the access log
+    request._dispatcher = dispatcher
+    try:
+        dispatcher.transfer_data(request)
+    except AbortedByUserException:
+        _log.info("%s: connection aborted by the handler", request.ws_resource)
+    except Exception:
+        _log.exception("%s: unexpected error", request.ws_resource)
+    return _finish(req)

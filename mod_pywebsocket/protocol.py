@@ -1,0 +1,109 @@
+"""Frames to messages, with no I/O: fragmentation, UTF-8 and size rules.
+
+``MessageAssembler.process(frame)`` returns an event for each complete message
+or control frame and raises ``ProtocolError`` with the close code to fail the
+connection with (1002, 1007 or 1009). Control frames may arrive between the
+fragments of a message (RFC 6455 section 5.4).
+"""
+
+from __future__ import annotations
+
+import codecs
+from dataclasses import dataclass
+
+from . import common
+from .errors import ProtocolError
+from .framing import Frame, parse_close_body
+
+_Utf8Decoder = codecs.getincrementaldecoder("utf-8")
+
+
+@dataclass(slots=True)
+class Message:
+    opcode: int  # OPCODE_TEXT or OPCODE_BINARY
+    data: str | bytes
+
+
+@dataclass(slots=True)
+class Control:
+    opcode: int  # OPCODE_PING or OPCODE_PONG
+    payload: bytes
+
+
+@dataclass(slots=True)
+class Close:
+    code: int  # 1005 when the body was empty
+    reason: str | None
+    payload: bytes
+
+
+Event = Message | Control | Close
+
+
+class MessageAssembler:
+    """Reassemble data frames into messages, validating text as it arrives.
+
+    ``inflate`` (set when permessage-deflate is active) turns the payload of a
+    compressed message (RSV1 on its first frame) back into plain bytes.
+    """
+
+    def __init__(self, max_message_size: int | None = None) -> None:
+        self.max_message_size = max_message_size
+        self.inflate = None  # callable(bytes, final: bool) -> bytes
+        self._opcode: int | None = None
+        self._compressed = False
+        self._parts: list = []
+        self._size = 0
+        self._decoder = None
+
+    @property
+    def in_message(self) -> bool:
+        return self._opcode is not None
+
+    def process(self, frame: Frame) -> Event | None:
+        opcode = frame.opcode
+        if opcode == common.OPCODE_CLOSE:
+            code, reason = parse_close_body(frame.payload)
+            return Close(code, reason, frame.payload)
+        if opcode == common.OPCODE_PING or opcode == common.OPCODE_PONG:
+            return Control(opcode, frame.payload)
+        if opcode == common.OPCODE_CONTINUATION:
+            if self._opcode is None:
+                raise ProtocolError(common.STATUS_PROTOCOL_ERROR, "continuation frame with no message to continue")
+            if frame.rsv1:
+                raise ProtocolError(common.STATUS_PROTOCOL_ERROR, "RSV1 set on a continuation frame")
+        else:
+            if self._opcode is not None:
+                raise ProtocolError(common.STATUS_PROTOCOL_ERROR, "new data frame inside a fragmented message")
+            if frame.rsv1 and self.inflate is None:
+                raise ProtocolError(common.STATUS_PROTOCOL_ERROR, "RSV1 set with no extension negotiated")
+            self._opcode = opcode
+            self._compressed = bool(frame.rsv1)
+            self._decoder = _Utf8Decoder() if opcode == common.OPCODE_TEXT else None
+            self._parts = []
+            self._size = 0
+        payload = frame.payload
+        if self._compressed:
+            payload = self.inflate(payload, bool(frame.fin))
+        self._size += len(payload)
+        if self.max_message_size is not None and self._size > self.max_message_size:
+            raise ProtocolError(common.STATUS_MESSAGE_TOO_BIG, f"message exceeds {self.max_message_size} bytes")
+        if self._decoder is not None:
+            try:
+                self._parts.append(self._decoder.decode(payload, bool(frame.fin)))
+            except UnicodeDecodeError:
+                raise ProtocolError(common.STATUS_INVALID_FRAME_PAYLOAD_DATA, "text message is not UTF-8") from None
+        else:
+            self._parts.append(payload)
+        if not frame.fin:
+            return None
+        opcode = self._opcode
+        parts = self._parts
+        self._opcode = None
+        self._parts = []
+        self._decoder = None
+        if opcode == common.OPCODE_TEXT:
+            data: str | bytes = parts[0] if len(parts) == 1 else "".join(parts)
+        else:
+            data = parts[0] if len(parts) == 1 else b"".join(parts)
+        return Message(opcode, data)
