@@ -1,0 +1,54 @@
+# mod_pywebsocket: build, run and test the appliance. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+IMAGE ?= mod_pywebsocket:latest
+BASE_IMAGE ?= debian:bookworm-slim
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+# `docker compose` (v2) where it exists, else `docker-compose` (v1).
+COMPOSE := $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; \
+             elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; fi)
+
+.PHONY: help base-image image up down test lint unit integration conformance clean
+
+help: ## list the targets
+	@awk -F':.*## ' '/^[a-z-]+:.*## / { printf "  make %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+base-image: ## make sure $(BASE_IMAGE) exists: pull it, or build it from the host's Debian mirror
+	@docker image inspect $(BASE_IMAGE) >/dev/null 2>&1 \
+	  || docker pull -q $(BASE_IMAGE) 2>/dev/null \
+	  || { echo "no registry for $(BASE_IMAGE): building it with debootstrap"; docker/bootstrap-base.sh $(BASE_IMAGE); }
+
+image: base-image ## build the appliance image ($(IMAGE))
+	docker build -q -f docker/Dockerfile --build-arg BASE_IMAGE=$(BASE_IMAGE) -t $(IMAGE) .
+
+up: image ## run the appliance in the foreground with docker compose (ws :8080, wss :8443)
+	$(COMPOSE) up
+
+down: ## stop what `make up` / `docker compose up` started
+	$(COMPOSE) down
+
+$(VENV)/.installed: tests/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r tests/requirements.txt
+	touch $@
+
+lint: $(VENV)/.installed ## ruff check and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+unit: $(VENV)/.installed ## unit tests of the protocol core (no sockets, no Docker)
+	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
+
+integration: $(VENV)/.installed image ## run the image and test it over ws and wss
+	MPWS_IMAGE=$(IMAGE) $(PY) -m pytest -q tests/integration $(PYTEST_ARGS)
+
+test: lint unit integration ## everything above: lint, unit and integration tests
+
+clean: ## remove the venv, caches and reports
+	rm -rf $(VENV) reports .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
