@@ -31,6 +31,7 @@ export WS_THREADS=${WS_THREADS:-1024}
 export WS_SERVER_NAME=${WS_SERVER_NAME:-localhost}
 export WS_TLS_DIR=${WS_TLS_DIR:-/etc/mod_pywebsocket/tls}
 export WS_RUN_DIR=${WS_RUN_DIR:-/run/mod_pywebsocket}
+export WS_STOP_TIMEOUT=${WS_STOP_TIMEOUT:-8}
 
 is_uint() { [[ $1 =~ ^[0-9]+$ ]] && [ "$1" -gt 0 ]; }
 
@@ -47,6 +48,11 @@ case "$scan_real/" in
     *) die "WS_HANDLER_SCAN=$WS_HANDLER_SCAN must be inside WS_HANDLER_ROOT=$WS_HANDLER_ROOT" ;;
 esac
 [ -d "$WS_DOCUMENT_ROOT" ] || die "WS_DOCUMENT_ROOT=$WS_DOCUMENT_ROOT is not a directory"
+export WS_TLS_SESSION_TICKETS=${WS_TLS_SESSION_TICKETS:-off}
+case "${WS_TLS_SESSION_TICKETS,,}" in
+    on|off) WS_TLS_SESSION_TICKETS=${WS_TLS_SESSION_TICKETS,,} ;;
+    *) die "WS_TLS_SESSION_TICKETS must be on or off, not '$WS_TLS_SESSION_TICKETS'" ;;
+esac
 case "${WS_ALLOW_HANDLERS_OUTSIDE_ROOT,,}" in
     on|off|yes|no|true|false|1|0) ;;
     *) die "WS_ALLOW_HANDLERS_OUTSIDE_ROOT must be on or off, not '$WS_ALLOW_HANDLERS_OUTSIDE_ROOT'" ;;
@@ -57,6 +63,7 @@ is_uint "$WS_MAX_MESSAGE_SIZE" || die "WS_MAX_MESSAGE_SIZE must be a positive nu
 is_uint "$WS_TIMEOUT" || die "WS_TIMEOUT must be a positive number of seconds, not '$WS_TIMEOUT'"
 is_uint "$WS_PROCESSES" || die "WS_PROCESSES must be a positive number, not '$WS_PROCESSES'"
 is_uint "$WS_THREADS" || die "WS_THREADS must be a positive number, not '$WS_THREADS'"
+is_uint "$WS_STOP_TIMEOUT" || die "WS_STOP_TIMEOUT must be a positive number of seconds, not '$WS_STOP_TIMEOUT'"
 export WS_MAX_WORKERS=$((WS_PROCESSES * WS_THREADS))
 case "${WS_LOG_LEVEL,,}" in
     debug|info|notice|warn|error|crit) WS_APACHE_LOG_LEVEL=${WS_LOG_LEVEL,,} ;;
@@ -67,7 +74,8 @@ esac
 export WS_APACHE_LOG_LEVEL
 
 mkdir -p "$WS_RUN_DIR"
-rm -f "$WS_RUN_DIR"/httpd.pid
+chmod 755 "$WS_RUN_DIR"
+rm -f "$WS_RUN_DIR"/httpd.pid "$WS_RUN_DIR"/stopping
 
 # -- TLS ------------------------------------------------------------------------
 cert=$WS_TLS_DIR/cert.pem
@@ -95,5 +103,30 @@ else
 fi
 export WS_TLS_CERT=$cert WS_TLS_KEY=$key
 
+# -- run ------------------------------------------------------------------------
+# Apache runs as a child so that SIGTERM can first close every open WebSocket with
+# 1001 (the handlers see the shutdown file), then stop Apache gracefully: running
+# handlers get up to WS_STOP_TIMEOUT seconds to finish.
+apache_pid=
+stop() {
+    log "stopping: closing open WebSockets with 1001, then a graceful stop (up to ${WS_STOP_TIMEOUT}s)"
+    touch "$WS_RUN_DIR/stopping"
+    sleep 0.5
+    [ -n "$apache_pid" ] && kill -WINCH "$apache_pid" 2>/dev/null || true
+}
+trap stop TERM INT
+trap '[ -n "$apache_pid" ] && kill -USR1 "$apache_pid" 2>/dev/null || true' HUP
+
+if ! out=$(apache2 -t -f /etc/mod_pywebsocket/httpd.conf 2>&1); then
+    printf '%s\n' "$out" >&2
+    die "Apache refused the configuration (see above)"
+fi
 log "serving handlers from $WS_HANDLER_ROOT on ports 80 (ws, http) and 443 (wss, https)"
-exec apache2 -f /etc/mod_pywebsocket/httpd.conf -DFOREGROUND
+apache2 -f /etc/mod_pywebsocket/httpd.conf -DFOREGROUND &
+apache_pid=$!
+while kill -0 "$apache_pid" 2>/dev/null; do
+    wait "$apache_pid" || true  # returns early when a trapped signal arrives
+done
+wait "$apache_pid" && status=0 || status=$?
+log "stopped (Apache exit status $status)"
+exit "$status"

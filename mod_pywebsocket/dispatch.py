@@ -170,7 +170,9 @@ class Dispatcher:
             self._close_on_error(request, e.close_code, "")
             return
         except BadOperationException as e:
-            _log.warning("%s: bad operation in handler: %s", request.ws_resource, e)
+            # Expected when the server closed the session under the handler (shutdown).
+            level = logging.DEBUG if request.server_terminated else logging.WARNING
+            _log.log(level, "%s: bad operation in handler: %s", request.ws_resource, e)
             self._close_on_error(request, common.STATUS_INTERNAL_ENDPOINT_ERROR, "")
             return
         except Exception:

@@ -9,6 +9,9 @@ Options (``PythonOption``, at server, vhost or location level)::
     mod_pywebsocket.allow_handlers_outside_root_dir  On|Off (default Off)
     mod_pywebsocket.max_message_size                 bytes (default 64 MiB), answered with close 1009
     mod_pywebsocket.log_level                        debug|info|warn|error (default warn)
+    mod_pywebsocket.shutdown_file                    when this file appears, open WebSockets are
+                                                     closed with 1001 (the image's entrypoint creates
+                                                     it on SIGTERM, before Apache's graceful stop)
 
 How the connection is taken over follows measured mod_python 3.5 behaviour:
 ``req.assbackwards = 1`` before the first write keeps Apache's own response
@@ -20,12 +23,13 @@ dead peer) carries every frame, and ``keepalive = AP_CONN_CLOSE`` with
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 
 from mod_python import apache  # type: ignore[import-not-found]
 
-from . import common
+from . import common, sessions
 from .dispatch import Dispatcher, DispatchException
 from .errors import AbortedByUserException, HandshakeException, VersionException
 from .handshake import do_handshake
@@ -63,7 +67,7 @@ class _ApacheLogHandler(logging.Handler):
 def _setup_logging() -> None:
     if not any(isinstance(h, _ApacheLogHandler) for h in _log.handlers):
         handler = _ApacheLogHandler()
-        handler.setFormatter(logging.Formatter("mod_pywebsocket: %(name)s: %(message)s"))
+        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
         _log.addHandler(handler)
         _log.propagate = False
         _log.setLevel(logging.WARNING)
@@ -113,6 +117,14 @@ class ApacheConnection:
         return getattr(self.__dict__["_conn"], name)
 
 
+_OPTION_NAMES = (
+    "handler_root",
+    "handler_scan",
+    "allow_handlers_outside_root_dir",
+    "max_message_size",
+    "log_level",
+    "shutdown_file",
+)
 _dispatchers: dict[tuple, tuple[Dispatcher, StreamOptions]] = {}
 _dispatchers_lock = threading.Lock()
 
@@ -130,10 +142,7 @@ def _parse_bool(name: str, value: str | None, default: bool) -> bool:
 
 def _configure(options) -> tuple[Dispatcher, StreamOptions]:
     """One dispatcher per distinct option set, created on first use and then shared."""
-    key = tuple(
-        options.get(_OPTION_PREFIX + n)
-        for n in ("handler_root", "handler_scan", "allow_handlers_outside_root_dir", "max_message_size", "log_level")
-    )
+    key = tuple(options.get(_OPTION_PREFIX + n) for n in _OPTION_NAMES)
     found = _dispatchers.get(key)
     if found is not None:
         return found
@@ -141,7 +150,7 @@ def _configure(options) -> tuple[Dispatcher, StreamOptions]:
         found = _dispatchers.get(key)
         if found is not None:
             return found
-        root, scan, allow, max_size, level = key
+        root, scan, allow, max_size, level, shutdown_file = key
         if level:
             _log.setLevel(parse_log_level(level))
         if not root:
@@ -149,11 +158,33 @@ def _configure(options) -> tuple[Dispatcher, StreamOptions]:
         allow_outside = _parse_bool("allow_handlers_outside_root_dir", allow, False)
         dispatcher = Dispatcher(root, scan or None, allow_outside)
         stream_options = StreamOptions(max_message_size=int(max_size) if max_size else DEFAULT_MAX_MESSAGE_SIZE)
+        if shutdown_file:
+            _watch_shutdown_file(shutdown_file)
         _dispatchers[key] = (dispatcher, stream_options)
         _log.info(
             "serving %d handler(s) from %s: %s", len(dispatcher.resources()), root, " ".join(dispatcher.resources())
         )
         return dispatcher, stream_options
+
+
+_watched: set[str] = set()
+
+
+def _watch_shutdown_file(path: str, interval: float = 0.25) -> None:
+    """Close this child's WebSockets with 1001 once ``path`` exists (mod_python has no shutdown hook)."""
+    if path in _watched:
+        return
+    _watched.add(path)
+
+    def watch() -> None:
+        while not os.path.exists(path):
+            time.sleep(interval)
+        _log.info("shutting down: closing %d WebSocket(s) with 1001", sessions.count())
+        while True:  # handshakes already under way may still register
+            sessions.close_all()
+            time.sleep(interval)
+
+    threading.Thread(target=watch, name="mod_pywebsocket-shutdown", daemon=True).start()
 
 
 def _finish(req) -> int:
@@ -204,7 +235,8 @@ def headerparserhandler(req) -> int:
     req.status = 101  # for the access log
     request._dispatcher = dispatcher
     try:
-        dispatcher.transfer_data(request)
+        with sessions.registered(request):
+            dispatcher.transfer_data(request)
     except AbortedByUserException:
         _log.info("%s: connection aborted by the handler", request.ws_resource)
     except Exception:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 
 import pytest
 import requests
@@ -186,11 +185,26 @@ def test_origin_check(examples, scheme):
 
 
 def test_chat_broadcasts_between_clients(examples, scheme):
-    with ws_connect(examples, scheme, "/chat") as alice, ws_connect(examples, scheme, "/chat") as bob:
-        time.sleep(0.2)  # both are registered once their handlers run
-        alice.send("hi from alice")
-        assert bob.recv(timeout=10) == "hi from alice"
-        assert alice.recv(timeout=10) == "hi from alice"
+    async def main() -> None:
+        url = examples.url(scheme, "/chat")
+        ssl_context = examples.client_ssl(scheme)
+        async with aconnect(url, ssl=ssl_context) as alice, aconnect(url, ssl=ssl_context) as bob:
+            # Bob's handler joins the room a moment after his handshake: retry until it has.
+            for attempt in range(50):
+                await alice.send(f"hi from alice {attempt}")
+                assert await asyncio.wait_for(alice.recv(), 10) == f"hi from alice {attempt}"
+                try:
+                    heard = await asyncio.wait_for(bob.recv(), 0.2)
+                    break
+                except TimeoutError:
+                    continue
+            else:
+                pytest.fail("bob never heard alice")
+            assert heard.startswith("hi from alice")
+            await bob.send("hi from bob")
+            assert await asyncio.wait_for(alice.recv(), 10) == "hi from bob"
+
+    asyncio.run(main())
 
 
 @pytest.mark.parametrize("scheme_http", ["http", "https"])
