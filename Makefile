@@ -47,7 +47,10 @@ unit: $(VENV)/.installed ## unit tests of the protocol core (no sockets, no Dock
 integration: $(VENV)/.installed image ## run the image and test it over ws and wss
 	MPWS_IMAGE=$(IMAGE) $(PY) -m pytest -q tests/integration $(PYTEST_ARGS)
 
-test: lint unit integration ## everything above: lint, unit and integration tests
+conformance: $(VENV)/.installed image ## Autobahn TestSuite (kosoku) cases 1-7, 9, 10 against the container
+	MPWS_IMAGE=$(IMAGE) $(PY) -m tests.conformance
+
+test: lint unit integration conformance ## everything above: lint, unit, integration and conformance tests
 
 clean: ## remove the venv, caches and reports
 	rm -rf $(VENV) reports .pytest_cache .ruff_cache

@@ -9,7 +9,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from .conftest import EXAMPLES, IMAGE, start_appliance
+from ..appliance import EXAMPLES, IMAGE, start_appliance
 
 pytestmark = pytest.mark.integration
 
