@@ -10,6 +10,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from ..appliance import EXAMPLES, IMAGE, start_appliance
+from .rawhttp import build_request, send_raw
 
 pytestmark = pytest.mark.integration
 
@@ -82,3 +83,46 @@ def test_bad_settings_are_one_line_errors(tmp_path, env, message):
     status, logs = _run_to_exit(tmp_path, environment=env)
     assert status != 0
     assert message in logs and len(logs.strip().splitlines()) == 1
+
+
+def test_idle_connections_are_pinged_and_dead_peers_dropped(tmp_path):
+    """With WS_TIMEOUT=2: an idle client that answers pings stays, one that does not is dropped.
+
+    The idle client outlives mod_reqtimeout's default 10 s body limit too (the
+    configuration turns that limit off, or every WebSocket would die there).
+    """
+    app = start_appliance(EXAMPLES, tmp_path, env={"WS_TIMEOUT": "2"})
+    try:
+        with connect(app.url("ws", "/echo"), compression=None) as alive, app.open_socket("ws") as silent:
+            response = send_raw(silent, build_request("/echo"))
+            assert response.status == 101
+            started = time.monotonic()
+            frames = silent.recv(64)  # the server's ping after one quiet Timeout period
+            assert frames[:2] == b"\x89\x00"
+            silent.settimeout(15)
+            rest = b""
+            while chunk := silent.recv(64):  # never answered: dropped after the next period
+                rest += chunk
+            assert time.monotonic() - started < 10
+            time.sleep(max(0.0, 12 - (time.monotonic() - started)))
+            alive.send("still alive after 12 s")
+            assert alive.recv(timeout=10) == "still alive after 12 s"
+    finally:
+        app.container.remove(force=True)
+
+
+def test_workers_run_as_www_data(tmp_path):
+    app = start_appliance(EXAMPLES, tmp_path)
+    try:
+        script = (
+            "import os, pwd\n"
+            "for pid in filter(str.isdigit, os.listdir('/proc')):\n"
+            "    cmd = open(f'/proc/{pid}/cmdline', 'rb').read().replace(b'\\0', b' ').decode()\n"
+            "    if cmd.startswith('apache2 -f'):\n"
+            "        print(pwd.getpwuid(os.stat(f'/proc/{pid}').st_uid).pw_name)\n"
+        )
+        users = app.container.exec_run(["python3", "-c", script]).output.decode().split()
+        assert users.count("root") == 1  # the parent, which binds ports 80 and 443
+        assert users.count("www-data") >= 1 and set(users) == {"root", "www-data"}
+    finally:
+        app.container.remove(force=True)
