@@ -44,12 +44,13 @@ class MessageAssembler:
     """Reassemble data frames into messages, validating text as it arrives.
 
     ``inflate`` (set when permessage-deflate is active) turns the payload of a
-    compressed message (RSV1 on its first frame) back into plain bytes.
+    compressed message (RSV1 on its first frame) back into plain bytes:
+    ``inflate(data, final, limit)`` may produce at most ``limit`` bytes.
     """
 
     def __init__(self, max_message_size: int | None = None) -> None:
         self.max_message_size = max_message_size
-        self.inflate = None  # callable(bytes, final: bool) -> bytes
+        self.inflate = None  # callable(data: bytes, final: bool, limit: int | None) -> bytes
         self._opcode: int | None = None
         self._compressed = False
         self._parts: list = []
@@ -84,7 +85,8 @@ class MessageAssembler:
             self._size = 0
         payload = frame.payload
         if self._compressed:
-            payload = self.inflate(payload, bool(frame.fin))
+            limit = None if self.max_message_size is None else self.max_message_size - self._size
+            payload = self.inflate(payload, bool(frame.fin), limit)
         self._size += len(payload)
         if self.max_message_size is not None and self._size > self.max_message_size:
             raise ProtocolError(common.STATUS_MESSAGE_TOO_BIG, f"message exceeds {self.max_message_size} bytes")

@@ -27,6 +27,7 @@ from .errors import (
     UnsupportedFrameException,
     exception_for_close_code,
 )
+from .extensions import PerMessageDeflate
 from .framing import (
     Frame,
     FrameParser,
@@ -85,7 +86,7 @@ class StreamOptions:
 class Stream:
     """The WebSocket connection of one request, as handlers use it."""
 
-    def __init__(self, request, options: StreamOptions | None = None) -> None:
+    def __init__(self, request, options: StreamOptions | None = None, deflate: PerMessageDeflate | None = None) -> None:
         self._request = request
         self._options = options or StreamOptions()
         self._conn = request.connection
@@ -93,6 +94,11 @@ class Stream:
             require_mask=self._options.unmask_receive, max_payload=self._options.max_message_size
         )
         self._assembler = MessageAssembler(self._options.max_message_size)
+        self._deflate = deflate
+        if deflate is not None:
+            self._parser.allow_rsv1 = True
+            self._assembler.inflate = deflate.decompress
+        self._compressing = False  # whether the message being sent in fragments is compressed
         self._write_lock = threading.Lock()
         self._sending_opcode: int | None = None
         self._last_received_opcode: int | None = None
@@ -232,13 +238,23 @@ class Stream:
             opcode = common.OPCODE_TEXT
             payload = message.encode("utf-8") if isinstance(message, str) else bytes(message)
         with self._write_lock:
-            frame_opcode = opcode
-            if self._sending_opcode is not None:
-                if self._sending_opcode != opcode:
-                    raise BadOperationException("text and binary fragments mixed in one message")
-                frame_opcode = common.OPCODE_CONTINUATION
+            first = self._sending_opcode is None
+            if not first and self._sending_opcode != opcode:
+                raise BadOperationException("text and binary fragments mixed in one message")
+            if first:
+                self._compressing = self._deflate is not None and self._deflate.compress_outgoing
+            if self._compressing:
+                payload = self._deflate.compress(payload, end)
             self._sending_opcode = None if end else opcode
-            self._write(build_frame(frame_opcode, payload, fin=end, mask=self._options.mask_send))
+            self._write(
+                build_frame(
+                    opcode if first else common.OPCODE_CONTINUATION,
+                    payload,
+                    fin=end,
+                    rsv1=self._compressing and first,
+                    mask=self._options.mask_send,
+                )
+            )
 
     def send_ping(self, body: str | bytes = b"", binary: bool = False) -> None:
         if isinstance(body, str):

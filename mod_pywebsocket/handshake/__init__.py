@@ -12,6 +12,7 @@ import logging
 
 from .. import common
 from ..errors import AbortedByUserException, HandshakeException, VersionException
+from ..extensions import get_extension_processor, negotiate
 from .base import build_response, check_selected_protocol, compute_accept, parse_client_handshake
 
 __all__ = [
@@ -38,7 +39,11 @@ def do_handshake(request, dispatcher, allowDraft75: bool = False, strict: bool =
     request.ws_requested_protocols = client.requested_protocols
     request.ws_requested_extensions = client.requested_extensions
     request.ws_protocol = None
-    request.ws_extension_processors = []
+    request.ws_extension_processors = [
+        processor
+        for processor in map(get_extension_processor, client.requested_extensions or ())
+        if processor is not None
+    ]
     request.extra_headers = []
     request._accept = compute_accept(client.key.encode("ascii"))
 
@@ -51,11 +56,17 @@ def do_handshake(request, dispatcher, allowDraft75: bool = False, strict: bool =
 
     check_selected_protocol(request.ws_requested_protocols, request.ws_protocol)
     options = getattr(request, "_stream_options", None) or StreamOptions()
-    request.ws_extensions = None
-    request.ws_stream = Stream(request, options)
-    response = build_response(request._accept, request.ws_protocol, None, request.extra_headers)
+    request.ws_extensions, deflate = negotiate(request.ws_extension_processors or [])
+    request.ws_stream = Stream(request, options, deflate)
+    extensions = common.format_extensions(request.ws_extensions) if request.ws_extensions else None
+    response = build_response(request._accept, request.ws_protocol, extensions, request.extra_headers)
     request.connection.write(response)
-    _log.info("established %s (RFC 6455) from %s", request.ws_resource, _peer(request))
+    _log.info(
+        "established %s (RFC 6455%s) from %s",
+        request.ws_resource,
+        f", {extensions}" if extensions else "",
+        _peer(request),
+    )
 
 
 def _peer(request) -> str:

@@ -31,6 +31,7 @@ class FakeConnection:
     def frames(self):
         """The frames the server wrote, parsed."""
         parser = FrameParser(require_mask=False)
+        parser.allow_rsv1 = True
         parser.feed(bytes(self.written))
         out = []
         while (frame := parser.next_frame()) is not None:
