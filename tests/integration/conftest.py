@@ -6,6 +6,8 @@ import pytest
 
 from ..appliance import EXAMPLES, TESTBED, Appliance, start_appliance
 
+TESTBED_MAX_MESSAGE_SIZE = 65536
+
 
 @pytest.fixture(scope="session")
 def examples(tmp_path_factory) -> Appliance:
@@ -17,8 +19,12 @@ def examples(tmp_path_factory) -> Appliance:
 
 @pytest.fixture(scope="session")
 def testbed(tmp_path_factory) -> Appliance:
-    """The image serving tests/integration/handlers, with WS_HANDLER_SCAN limited to scanned/."""
-    app = start_appliance(TESTBED, tmp_path_factory.mktemp("testbed"), env={"WS_HANDLER_SCAN": "/srv/handlers/scanned"})
+    """The image serving tests/integration/handlers: WS_HANDLER_SCAN is scanned/, messages up to 64 KiB."""
+    app = start_appliance(
+        TESTBED,
+        tmp_path_factory.mktemp("testbed"),
+        env={"WS_HANDLER_SCAN": "/srv/handlers/scanned", "WS_MAX_MESSAGE_SIZE": str(TESTBED_MAX_MESSAGE_SIZE)},
+    )
     yield app
     app.container.remove(force=True)
 
