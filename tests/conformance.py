@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from .appliance import EXAMPLES, ROOT, start_appliance
+from .tlsbridge import TlsBridge
 
 # The cases issue #2 requires; permessage-deflate (12.*, 13.*) comes with the extension.
 DEFAULT_CASES = ["1.*", "2.*", "3.*", "4.*", "5.*", "6.*", "7.*", "9.*", "10.*"]
@@ -68,6 +69,7 @@ def summarise(results: dict) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", help="test this server instead of starting the appliance")
+    parser.add_argument("--tls", action="store_true", help="test the appliance's wss:// port (through a TLS bridge)")
     parser.add_argument("--target", default="apache-ws", help="report folder name (default: apache-ws)")
     parser.add_argument("--case", action="append", help="case glob to run (repeatable; default: 1-7, 9, 10)")
     parser.add_argument("-p", "--parallelism", type=int, default=4)
@@ -79,9 +81,13 @@ def main(argv: list[str] | None = None) -> int:
     url = args.url
     if url is None:
         app = start_appliance(EXAMPLES, Path(tempfile.mkdtemp(prefix="mpws-conformance-")))
-        url = app.url("ws", "/echo")
+        url = app.url("wss" if args.tls else "ws", "/echo")
     try:
-        results = run_kosoku(url, cases, outdir, args.parallelism)
+        if args.tls:
+            with TlsBridge("127.0.0.1", app.https_port, app.ssl_context()) as bridge:
+                results = run_kosoku(f"ws://127.0.0.1:{bridge.port}/echo", cases, outdir, args.parallelism)
+        else:
+            results = run_kosoku(url, cases, outdir, args.parallelism)
     finally:
         if app is not None:
             (outdir / "server.log").write_text(app.logs())
