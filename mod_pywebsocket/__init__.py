@@ -1,4 +1,4 @@
-"""mod_pywebsocket: a WebSocket (RFC 6455) server for Apache + mod_python.
+"""mod_pywebsocket: a WebSocket (RFC 6455, RFC 7692) server for Apache + mod_python.
 
 Handlers
 --------
@@ -42,8 +42,13 @@ Errors: a handler exception closes the connection with 1011; framing errors
 with 1002, bad UTF-8 with 1007, oversized messages with 1009. Raising
 ``handshake.AbortedByUserException`` drops the connection silently.
 
-Modules: ``common`` (constants), ``framing`` and ``protocol`` (the sans-I/O
-core), ``handshake``, ``stream``, ``msgutil``, ``dispatch``, ``request``,
+Extensions: permessage-deflate offers appear in
+``request.ws_extension_processors`` (``extensions.PerMessageDeflateExtensionProcessor``);
+setting the list to ``[]`` in ``web_socket_do_extra_handshake`` refuses compression.
+
+Modules: ``common`` (constants, ``ExtensionParameter``), ``framing`` and
+``protocol`` (the sans-I/O core), ``extensions`` (permessage-deflate),
+``handshake``, ``stream``, ``msgutil``, ``dispatch``, ``request``, ``sessions``,
 ``headerparserhandler`` (the mod_python entry point).
 """
 
