@@ -8,6 +8,7 @@ VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+NO_DEFLATE_CASES := $(foreach s,1 2 3 4 5 6 7 9 10,--case '$(s).*')
 # `docker compose` (v2) where it exists, else `docker-compose` (v1).
 COMPOSE := $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; \
              elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; fi)
@@ -47,8 +48,9 @@ unit: $(VENV)/.installed ## unit tests of the protocol core (no sockets, no Dock
 integration: $(VENV)/.installed image ## run the image and test it over ws and wss
 	MPWS_IMAGE=$(IMAGE) $(PY) -m pytest -q tests/integration $(PYTEST_ARGS)
 
-conformance: $(VENV)/.installed image ## Autobahn TestSuite (kosoku) cases 1-7, 9, 10 against the container
-	MPWS_IMAGE=$(IMAGE) $(PY) -m tests.conformance
+conformance: $(VENV)/.installed image ## the whole Autobahn TestSuite (kosoku) against both servers; 1-10 over wss
+	MPWS_IMAGE=$(IMAGE) $(PY) -m tests.conformance --server apache
+	MPWS_IMAGE=$(IMAGE) $(PY) -m tests.conformance --server apache --tls $(NO_DEFLATE_CASES)
 
 test: lint unit integration conformance ## everything above: lint, unit, integration and conformance tests
 

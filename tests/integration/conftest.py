@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ..appliance import EXAMPLES, TESTBED, Appliance, start_appliance
+from ..servers import EXAMPLES, TESTBED, Appliance, start_appliance
 
 TESTBED_MAX_MESSAGE_SIZE = 65536
 

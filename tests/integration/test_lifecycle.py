@@ -9,7 +9,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from ..appliance import EXAMPLES, IMAGE, start_appliance
+from ..servers import EXAMPLES, IMAGE, start_appliance
 from .rawhttp import build_request, send_raw
 
 pytestmark = pytest.mark.integration

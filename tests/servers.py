@@ -1,0 +1,236 @@
+"""Run the servers under test: the appliance image (Apache + mod_python) in Docker,
+or the standalone server as processes on this machine.
+
+Both listen on 127.0.0.1 only, on ports the system picks, and offer the same
+interface to tests (``url``, ``open_socket``, ``ssl_context``, ``logs``, ``stop``),
+so one test module can run against either. Settings are given as the image's
+``WS_*`` environment variables; for the standalone server they become flags.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tarfile
+import time
+import uuid
+from pathlib import Path
+
+import docker
+
+ROOT = Path(__file__).resolve().parents[1]
+IMAGE = os.environ.get("MPWS_IMAGE", "mod_pywebsocket:latest")
+EXAMPLES = ROOT / "handlers"
+TESTBED = ROOT / "tests" / "integration" / "handlers"
+CERT_IN_CONTAINER = "/run/mod_pywebsocket/tls/cert.pem"
+
+
+class Server:
+    """What a test needs of a running server: ports, its certificate, its log."""
+
+    kind = ""
+    http_port: int
+    https_port: int
+    cafile: str
+
+    def port(self, scheme: str) -> int:
+        return self.https_port if scheme in ("wss", "https") else self.http_port
+
+    def url(self, scheme: str, path: str) -> str:
+        return f"{scheme}://127.0.0.1:{self.port(scheme)}{path}"
+
+    def ssl_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=self.cafile)
+        return context
+
+    def client_ssl(self, scheme: str) -> ssl.SSLContext | None:
+        return self.ssl_context() if scheme in ("wss", "https") else None
+
+    def logs(self) -> str:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def open_socket(self, scheme: str, timeout: float = 10.0) -> socket.socket:
+        sock = socket.create_connection(("127.0.0.1", self.port(scheme)), timeout=timeout)
+        if scheme in ("wss", "https"):
+            sock = self.ssl_context().wrap_socket(sock, server_hostname="127.0.0.1")
+        return sock
+
+
+class Appliance(Server):
+    kind = "apache"
+
+    def __init__(self, container, http_port: int, https_port: int, cafile: str) -> None:
+        self.container = container
+        self.http_port = http_port
+        self.https_port = https_port
+        self.cafile = cafile
+        self._final_logs: str | None = None
+
+    def logs(self) -> str:
+        if self._final_logs is not None:
+            return self._final_logs
+        return self.container.logs().decode("utf-8", "replace")
+
+    def stop(self) -> None:
+        """Remove the container, keeping its log for ``logs()``."""
+        self._final_logs = self.logs()
+        self.container.remove(force=True)
+
+
+def _published_port(container, private: str) -> int:
+    return int(container.attrs["NetworkSettings"]["Ports"][private][0]["HostPort"])
+
+
+def start_appliance(handlers: Path, tmp_dir: Path, env: dict | None = None, timeout: float = 60.0) -> Appliance:
+    client = docker.from_env()
+    container = client.containers.run(
+        IMAGE,
+        detach=True,
+        name=f"mpws-test-{uuid.uuid4().hex[:8]}",
+        ports={"80/tcp": ("127.0.0.1", None), "443/tcp": ("127.0.0.1", None)},
+        volumes={str(handlers): {"bind": "/srv/handlers", "mode": "ro"}},
+        environment=env or {},
+        labels={"mod_pywebsocket.test": "1"},
+    )
+    deadline = time.monotonic() + timeout
+    while True:
+        container.reload()
+        if container.status == "exited":
+            logs = container.logs().decode("utf-8", "replace")
+            container.remove(force=True)
+            raise RuntimeError(f"the appliance exited at start:\n{logs}")
+        ports = container.attrs["NetworkSettings"]["Ports"] or {}
+        if ports.get("80/tcp") and _is_serving(_published_port(container, "80/tcp")):
+            break
+        if time.monotonic() > deadline:
+            logs = container.logs().decode("utf-8", "replace")
+            container.remove(force=True)
+            raise RuntimeError(f"the appliance did not answer within {timeout}s:\n{logs}")
+        time.sleep(0.2)
+    bits, _ = container.get_archive(CERT_IN_CONTAINER)
+    with tarfile.open(fileobj=io.BytesIO(b"".join(bits))) as tar:
+        cert = tar.extractfile(tar.getmembers()[0]).read()
+    cafile = tmp_dir / f"{container.name}-cert.pem"
+    cafile.write_bytes(cert)
+    return Appliance(
+        container, _published_port(container, "80/tcp"), _published_port(container, "443/tcp"), str(cafile)
+    )
+
+
+def _is_serving(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            return sock.recv(12).startswith(b"HTTP/1.1")
+    except OSError:
+        return False
+
+
+class Standalone(Server):
+    """``python -m mod_pywebsocket.standalone``: one process for ws/http, one for wss/https."""
+
+    kind = "standalone"
+
+    def __init__(self, plain: subprocess.Popen, tls: subprocess.Popen, logs: list[Path], cafile: str) -> None:
+        self.processes = [plain, tls]
+        self.log_files = logs
+        self.cafile = cafile
+        self.http_port = _wait_for_port(plain, logs[0])
+        self.https_port = _wait_for_port(tls, logs[1])
+
+    def logs(self) -> str:
+        return "".join(path.read_text(errors="replace") for path in self.log_files)
+
+    def stop(self, timeout: float = 10.0) -> list[int]:
+        """SIGTERM both processes; return their exit codes."""
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        codes = []
+        for process in self.processes:
+            try:
+                codes.append(process.wait(timeout))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                codes.append(process.wait())
+        return codes
+
+
+_LISTENING = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
+
+
+def _wait_for_port(process: subprocess.Popen, log: Path, timeout: float = 30.0) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        match = _LISTENING.search(log.read_text(errors="replace"))
+        if match:
+            return int(match.group(1))
+        if process.poll() is not None:
+            raise RuntimeError(f"the standalone server exited at start:\n{log.read_text(errors='replace')}")
+        time.sleep(0.05)
+    process.kill()
+    raise RuntimeError(f"the standalone server did not start within {timeout}s:\n{log.read_text(errors='replace')}")
+
+
+def make_certificate(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and localhost."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-sha256", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-addext", "basicConstraints=critical,CA:FALSE",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def standalone_flags(handlers: Path, env: dict[str, str]) -> list[str]:
+    """The image's WS_* settings as standalone flags, handler paths moved from /srv/handlers."""
+    flags = ["-H", "127.0.0.1", "-p", "0", "-w", str(handlers), "-d", str(handlers)]
+    for name, value in env.items():
+        if name == "WS_HANDLER_SCAN":
+            flags += ["-s", value.replace("/srv/handlers", str(handlers), 1)]
+        elif name == "WS_MAX_MESSAGE_SIZE":
+            flags += ["--max-message-size", value]
+        elif name == "WS_TIMEOUT":
+            flags += ["--timeout", value]
+        elif name == "WS_LOG_LEVEL":
+            flags += ["--log-level", value]
+        else:
+            raise ValueError(f"no standalone flag for {name}")
+    return flags
+
+
+def start_standalone(handlers: Path, tmp_dir: Path, env: dict | None = None) -> Standalone:
+    cert, key = make_certificate(tmp_dir)
+    flags = standalone_flags(handlers, env or {})
+    logs = [tmp_dir / "standalone-ws.log", tmp_dir / "standalone-wss.log"]
+    processes = []
+    for extra, log in (
+        (["--log-level", "info"], logs[0]),
+        (["--log-level", "info", "-t", "-k", str(key), "-c", str(cert)], logs[1]),
+    ):
+        with open(log, "wb") as out:
+            processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "mod_pywebsocket.standalone", *extra, *flags],
+                    cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                )
+            )  # fmt: skip
+    return Standalone(processes[0], processes[1], logs, str(cert))
+
+
+def start_server(kind: str, handlers: Path, tmp_dir: Path, env: dict | None = None) -> Server:
+    """Start the ``apache`` appliance or the ``standalone`` server with the same handlers and settings."""
+    if kind == "apache":
+        return start_appliance(handlers, tmp_dir, env)
+    return start_standalone(handlers, tmp_dir, env)
