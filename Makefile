@@ -32,10 +32,11 @@ up: image ## run the appliance in the foreground with docker compose (ws :8080, 
 down: ## stop what `make up` / `docker compose up` started
 	$(COMPOSE) down
 
-$(VENV)/.installed: tests/requirements.txt
+$(VENV)/.installed: tests/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r tests/requirements.txt
+	$(PY) -m pip install -q -e .
 	touch $@
 
 lint: $(VENV)/.installed ## ruff check and format check
@@ -51,6 +52,8 @@ integration: $(VENV)/.installed image ## run the image and test it over ws and w
 conformance: $(VENV)/.installed image ## the whole Autobahn TestSuite (kosoku) against both servers; 1-10 over wss
 	MPWS_IMAGE=$(IMAGE) $(PY) -m tests.conformance --server apache
 	MPWS_IMAGE=$(IMAGE) $(PY) -m tests.conformance --server apache --tls $(NO_DEFLATE_CASES)
+	$(PY) -m tests.conformance --server standalone
+	$(PY) -m tests.conformance --server standalone --tls $(NO_DEFLATE_CASES)
 
 test: lint unit integration conformance ## everything above: lint, unit, integration and conformance tests
 

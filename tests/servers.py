@@ -144,8 +144,8 @@ class Standalone(Server):
         self.processes = [plain, tls]
         self.log_files = logs
         self.cafile = cafile
-        self.http_port = _wait_for_port(plain, logs[0])
-        self.https_port = _wait_for_port(tls, logs[1])
+        self.http_port = wait_for_port(plain, logs[0])
+        self.https_port = wait_for_port(tls, logs[1])
 
     def logs(self) -> str:
         return "".join(path.read_text(errors="replace") for path in self.log_files)
@@ -168,7 +168,7 @@ class Standalone(Server):
 _LISTENING = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
 
 
-def _wait_for_port(process: subprocess.Popen, log: Path, timeout: float = 30.0) -> int:
+def wait_for_port(process: subprocess.Popen, log: Path, timeout: float = 30.0) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         match = _LISTENING.search(log.read_text(errors="replace"))

@@ -10,7 +10,7 @@ from websockets.exceptions import ConnectionClosedError
 
 from .conftest import TESTBED_MAX_MESSAGE_SIZE
 from .rawhttp import build_request, send_raw
-from .test_appliance import ws_connect
+from .test_websocket import ws_connect
 
 pytestmark = pytest.mark.integration
 

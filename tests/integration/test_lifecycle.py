@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 
 import docker
@@ -9,35 +10,42 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from ..servers import EXAMPLES, IMAGE, start_appliance
+from ..servers import EXAMPLES, IMAGE, start_appliance, start_server
 from .rawhttp import build_request, send_raw
 
 pytestmark = pytest.mark.integration
 
 
-def test_sigterm_closes_websockets_with_1001_and_exits_cleanly(tmp_path):
-    app = start_appliance(EXAMPLES, tmp_path)
+@pytest.mark.parametrize("kind", ["apache", "standalone"])
+def test_sigterm_closes_websockets_with_1001_and_exits_cleanly(tmp_path, kind):
+    server = start_server(kind, EXAMPLES, tmp_path)
     try:
         clients = []
         for scheme in ("ws", "wss", "ws"):
-            ws = connect(app.url(scheme, "/echo"), ssl=app.client_ssl(scheme), compression=None, legacy=True)
+            ws = connect(server.url(scheme, "/echo"), ssl=server.client_ssl(scheme), compression=None, legacy=True)
             ws.send("hello")
             assert ws.recv(timeout=10) == "hello"
             clients.append(ws)
         started = time.monotonic()
-        app.container.kill(signal="SIGTERM")
+        if kind == "apache":
+            server.container.kill(signal="SIGTERM")
+        else:
+            for process in server.processes:
+                process.send_signal(signal.SIGTERM)
         for ws in clients:
             with pytest.raises(ConnectionClosed) as info:
                 ws.recv(timeout=15)
             assert info.value.rcvd is not None, "no close frame: the connection was cut"
             assert (info.value.rcvd.code, info.value.rcvd.reason) == (1001, "server shutting down")
-        result = app.container.wait(timeout=20)
-        assert result["StatusCode"] == 0
+        if kind == "apache":
+            assert server.container.wait(timeout=20)["StatusCode"] == 0
+            assert "stopping: closing open WebSockets with 1001" in server.logs()
+        else:
+            assert [p.wait(20) for p in server.processes] == [0, 0]
+            assert "SIGTERM: closing open WebSockets with 1001" in server.logs()
         assert time.monotonic() - started < 15
-        logs = app.logs()
-        assert "stopping: closing open WebSockets with 1001" in logs
     finally:
-        app.container.remove(force=True)
+        server.stop()
 
 
 def _run_to_exit(tmp_path, volumes=None, environment=None, timeout=30):
@@ -85,13 +93,14 @@ def test_bad_settings_are_one_line_errors(tmp_path, env, message):
     assert message in logs and len(logs.strip().splitlines()) == 1
 
 
-def test_idle_connections_are_pinged_and_dead_peers_dropped(tmp_path):
+@pytest.mark.parametrize("kind", ["apache", "standalone"])
+def test_idle_connections_are_pinged_and_dead_peers_dropped(tmp_path, kind):
     """With WS_TIMEOUT=2: an idle client that answers pings stays, one that does not is dropped.
 
     The idle client outlives mod_reqtimeout's default 10 s body limit too (the
     configuration turns that limit off, or every WebSocket would die there).
     """
-    app = start_appliance(EXAMPLES, tmp_path, env={"WS_TIMEOUT": "2"})
+    app = start_server(kind, EXAMPLES, tmp_path, env={"WS_TIMEOUT": "2"})
     try:
         with connect(app.url("ws", "/echo"), compression=None) as alive, app.open_socket("ws") as silent:
             response = send_raw(silent, build_request("/echo"))
@@ -108,7 +117,7 @@ def test_idle_connections_are_pinged_and_dead_peers_dropped(tmp_path):
             alive.send("still alive after 12 s")
             assert alive.recv(timeout=10) == "still alive after 12 s"
     finally:
-        app.container.remove(force=True)
+        app.stop()
 
 
 def test_workers_run_as_www_data(tmp_path):

@@ -1,4 +1,6 @@
-"""The appliance end to end: real Apache + mod_python in Docker, real clients, ws and wss."""
+"""Both servers end to end with real clients over ws and wss: the Apache appliance
+(Apache + mod_python in Docker) and the standalone server run the same handlers
+and must answer the same way."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ import requests
 from websockets.asyncio.client import connect as aconnect
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError, InvalidStatus
 from websockets.sync.client import connect
+
+from mod_pywebsocket import __version__
 
 from .rawhttp import build_request, new_key, send_raw
 
@@ -119,6 +123,14 @@ def test_malformed_handshake_is_400(examples, scheme, changes):
     assert response.status == 400
 
 
+@pytest.mark.parametrize("header", [b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", b"Sec-WebSocket-Version: 13"])
+def test_repeated_handshake_header_is_400_or_426(examples, scheme, header):
+    """Repeated lines merge into one comma-separated value, which is not a valid key or version."""
+    request = build_request("/echo").replace(b"\r\n\r\n", b"\r\n" + header + b"\r\n\r\n")
+    with examples.open_socket(scheme) as sock:
+        assert send_raw(sock, request).status == (400 if b"Key" in header else 426)
+
+
 def test_post_and_http10_are_refused(examples, scheme):
     for request in (build_request("/echo", method="POST"), build_request("/echo", version="HTTP/1.0")):
         with examples.open_socket(scheme) as sock:
@@ -213,7 +225,7 @@ def test_static_page_and_plain_http(examples, scheme_http):
     response = requests.get(examples.url(scheme_http, "/console.html"), verify=verify, timeout=10)
     assert response.status_code == 200
     assert "mod_pywebsocket console" in response.text
-    assert response.headers["Server"] == "Apache"
+    assert response.headers["Server"] == ("Apache" if examples.kind == "apache" else f"mod_pywebsocket/{__version__}")
     # A plain GET on a handler resource is not a WebSocket request: Apache answers it.
     assert requests.get(examples.url(scheme_http, "/echo"), verify=verify, timeout=10).status_code == 404
     # Handler sources are not served.

@@ -1,0 +1,358 @@
+"""The standalone server: sockets and threads around the same core the Apache adapter uses.
+
+One thread per connection, bounded by ``max_connections`` (beyond it, new
+connections wait in the listen backlog). The TLS handshake and the request
+head are read in the connection's own thread, under a timeout, so a silent
+client holds one thread for a while and never the accept loop.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import logging
+import mimetypes
+import os
+import selectors
+import socket
+import ssl
+import threading
+import time
+from urllib.parse import unquote, urlsplit
+
+from . import common, sessions
+from .dispatch import Dispatcher, DispatchException
+from .errors import AbortedByUserException, HandshakeException, VersionException
+from .handshake import do_handshake
+from .handshake.base import is_websocket_upgrade
+from .http import HttpError, error_response, format_response, read_request_head
+from .request import WebSocketRequest
+from .stream import DEFAULT_MAX_MESSAGE_SIZE, StreamOptions
+
+_log = logging.getLogger("mod_pywebsocket.server")
+_access = logging.getLogger("mod_pywebsocket.access")
+
+HEAD_TIMEOUT = 20.0  # seconds for the TLS handshake plus the request head (slow clients are dropped)
+
+
+def _climbs_above_root(target: str) -> bool:
+    """Whether the target's path has more ``..`` segments than directories (Apache answers 400)."""
+    path = target.split("?", 1)[0]
+    if "://" in path:
+        path = urlsplit(path).path
+    depth = 0
+    for segment in unquote(path, errors="replace").split("/")[1:]:
+        if segment == "..":
+            depth -= 1
+            if depth < 0:
+                return True
+        elif segment not in ("", "."):
+            depth += 1
+    return False
+
+
+LINGER = 2.0  # seconds to drain a closing connection, as Apache's lingering close does
+
+
+def _lingering_close(sock: socket.socket) -> None:
+    """Close without losing our last bytes: closing with unread input would send a TCP reset,
+    which can destroy a close frame (or error response) the peer has not read yet."""
+    try:
+        sock.shutdown(socket.SHUT_WR)
+        deadline = time.monotonic() + LINGER
+        while (left := deadline - time.monotonic()) > 0:
+            sock.settimeout(left)
+            if not sock.recv(65536):
+                break
+    except (OSError, ValueError):
+        pass
+    finally:
+        sock.close()
+
+
+class SocketConnection:
+    """``request.connection`` for the standalone server: a socket plus bytes read past the head."""
+
+    def __init__(self, sock: socket.socket, leftover: bytes, remote_addr, local_addr) -> None:
+        self._sock = sock
+        self._leftover = leftover
+        self.remote_addr = remote_addr
+        self.local_addr = local_addr
+
+    def read(self, length: int) -> bytes:
+        if self._leftover:
+            data, self._leftover = self._leftover[:length], self._leftover[length:]
+            return data
+        return self._sock.recv(length)  # TimeoutError on an idle timeout; retrying is safe
+
+    def write(self, data: bytes | bytearray | str) -> None:
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        self._sock.sendall(data)
+
+
+class WebSocketServer:
+    """Serve WebSocket handlers and static files; the embedding API web-platform-tests uses.
+
+    ``options`` is the namespace ``standalone._parse_args_and_config`` returns
+    (attributes it lacks get defaults, extra ones are ignored).
+    """
+
+    def __init__(self, options) -> None:
+        self._options = options
+        opt = lambda name, default=None: getattr(options, name, default)  # noqa: E731
+        self._dispatcher = Dispatcher(
+            opt("websock_handlers", "."),
+            opt("scan_dir"),
+            opt("allow_handlers_outside_root_dir", False),
+            opt("handler_encoding"),
+        )
+        for warning in self._dispatcher.source_warnings():
+            _log.warning("%s", warning)
+        if opt("websock_handlers_map_file"):
+            self._load_aliases(opt("websock_handlers_map_file"))
+        self._document_root = os.path.realpath(opt("document_root", "."))
+        self._stream_options = StreamOptions(max_message_size=opt("max_message_size", DEFAULT_MAX_MESSAGE_SIZE))
+        self._timeout = float(opt("timeout", 60))
+        credential = opt("basic_auth_credential", "test:test")
+        self._basic_auth = (
+            b"Basic " + base64.b64encode(credential.encode("utf-8")) if opt("use_basic_auth", False) else None
+        )
+        self._tls = self._make_tls_context() if opt("use_tls", False) else None
+        self._slots = threading.BoundedSemaphore(int(opt("max_connections", 1024)))
+        self._threads: set[threading.Thread] = set()
+        self._threads_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._stopped = threading.Event()
+        self._stopped.set()
+        self._sockets = self._listen(
+            opt("server_host", "") or "", int(opt("port", 80)), int(opt("request_queue_size", 128))
+        )
+        self.server_port = self._sockets[0][0].getsockname()[1]
+        self.scheme = "wss" if self._tls else "ws"
+
+    # -- set-up ---------------------------------------------------------------
+
+    def _make_tls_context(self) -> ssl.SSLContext:
+        o = self._options
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(o.certificate, o.private_key)
+        # TLS 1.3 tickets arriving after the handshake make threaded clients lose requests.
+        context.num_tickets = 0
+        if getattr(o, "tls_client_auth", False):
+            optional = getattr(o, "tls_client_cert_optional", False)
+            context.verify_mode = ssl.CERT_OPTIONAL if optional else ssl.CERT_REQUIRED
+            if getattr(o, "tls_client_ca", ""):
+                context.load_verify_locations(o.tls_client_ca)
+        return context
+
+    def _load_aliases(self, path: str) -> None:
+        with open(path, encoding="utf-8") as f:
+            for number, line in enumerate(f, 1):
+                line = line.split("#", 1)[0].strip()
+                if not line:
+                    continue
+                parts = line.split()
+                if len(parts) != 2:
+                    _log.error("%s:%d: expected 'alias existing', got %r", path, number, line)
+                    continue
+                try:
+                    self._dispatcher.add_resource_path_alias(parts[0], parts[1])
+                except DispatchException as e:
+                    _log.error("%s:%d: %s", path, number, e)
+
+    @staticmethod
+    def _listen(host: str, port: int, backlog: int) -> list:
+        hosts = [host] if host else ["0.0.0.0", "::"]
+        result = []
+        for h in hosts:
+            family = socket.AF_INET6 if ":" in h else socket.AF_INET
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                sock.bind((h, port if not result else result[0][0].getsockname()[1]))
+            except OSError:
+                sock.close()
+                if result or h != hosts[-1]:
+                    continue
+                raise
+            sock.listen(backlog)
+            result.append((sock, (family, socket.SOCK_STREAM, 0, "", sock.getsockname())))
+        return result
+
+    # -- the accept loop --------------------------------------------------------
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        self._stopped.clear()
+        try:
+            with selectors.DefaultSelector() as selector:
+                for sock, _ in self._sockets:
+                    selector.register(sock, selectors.EVENT_READ)
+                while not self._stop.is_set():
+                    for key, _ in selector.select(poll_interval):
+                        if self._stop.is_set():
+                            break
+                        while not self._slots.acquire(timeout=poll_interval):
+                            if self._stop.is_set():
+                                return
+                        try:
+                            conn, addr = key.fileobj.accept()
+                        except OSError:
+                            self._slots.release()
+                            continue
+                        thread = threading.Thread(target=self._serve_connection, args=(conn, addr), daemon=True)
+                        with self._threads_lock:
+                            self._threads.add(thread)
+                        thread.start()
+        finally:
+            self._stopped.set()
+
+    def shutdown(self, grace: float = 5.0) -> None:
+        """Stop accepting, close open WebSockets with 1001, and wait (up to ``grace``) for them."""
+        self._stop.set()
+        self._stopped.wait()
+        closed = sessions.close_all()
+        if closed:
+            _log.info("closed %d WebSocket(s) with 1001", closed)
+        deadline = time.monotonic() + grace
+        with self._threads_lock:
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def server_close(self) -> None:
+        for sock, _ in self._sockets:
+            sock.close()
+
+    # -- one connection -------------------------------------------------------
+
+    def _serve_connection(self, sock: socket.socket, addr) -> None:
+        try:
+            sock.settimeout(HEAD_TIMEOUT)
+            if self._tls is not None:
+                sock = self._tls.wrap_socket(sock, server_side=True)
+            self._serve_request(sock, addr)
+        except (OSError, ssl.SSLError, ConnectionError) as e:
+            _log.debug("connection from %s ended: %s", addr[0], e)
+        except Exception:
+            _log.exception("unexpected error on a connection from %s", addr[0])
+        finally:
+            _lingering_close(sock)
+            self._slots.release()
+            with self._threads_lock:
+                self._threads.discard(threading.current_thread())
+
+    def _serve_request(self, sock: socket.socket, addr) -> None:
+        started = time.monotonic()
+        try:
+            head, leftover = read_request_head(sock.recv)
+        except HttpError as e:
+            sock.sendall(error_response(e.status, str(e)))
+            self._log_access(addr, "-", e.status, started)
+            return
+        except TimeoutError:
+            self._log_access(addr, "-", 408, started)
+            return
+        request_line = f"{head.method} {head.target} {head.version}"
+        if _climbs_above_root(head.target):
+            sock.sendall(error_response(400, "the path leaves the root"))
+            self._log_access(addr, request_line, 400, started)
+            return
+        if self._basic_auth is not None:
+            given = (head.headers.get("Authorization") or "").encode("latin-1")
+            if not hmac.compare_digest(given, self._basic_auth):
+                challenge = [("WWW-Authenticate", 'Basic realm="Pywebsocket"')]
+                sock.sendall(error_response(401, "authentication required", challenge))
+                self._log_access(addr, request_line, 401, started)
+                return
+        status = None
+        if is_websocket_upgrade(head.headers):
+            status = self._serve_websocket(sock, addr, head, leftover)
+        if status is None:
+            status = self._serve_file(sock, head)
+        self._log_access(addr, request_line, status, started)
+
+    def _serve_websocket(self, sock: socket.socket, addr, head, leftover: bytes) -> int | None:
+        """Handshake and run the handler; None when no handler serves the resource."""
+        request = WebSocketRequest(
+            method=head.method,
+            unparsed_uri=head.target,
+            protocol=head.version,
+            headers_in=head.headers,
+            connection=SocketConnection(sock, leftover, addr, sock.getsockname()),
+            is_https=self._tls is not None,
+        )
+        request._stream_options = self._stream_options
+        dispatcher = self._dispatcher
+        try:
+            if dispatcher.get_handler_suite(request.ws_resource) is None:
+                return None
+            do_handshake(request, dispatcher)
+        except VersionException as e:
+            _log.info("%s: handshake refused: %s", request.ws_resource, e)
+            versions = [(common.SEC_WEBSOCKET_VERSION_HEADER, e.supported_versions)]
+            sock.sendall(error_response(e.status, str(e), versions))
+            return e.status
+        except (HandshakeException, DispatchException) as e:
+            _log.info("%s: handshake refused (%d): %s", request.ws_resource, e.status, e)
+            sock.sendall(error_response(e.status, str(e)))
+            return e.status
+        except AbortedByUserException:
+            _log.info("%s: handshake aborted by the handler", request.ws_resource)
+            return 101
+        sock.settimeout(self._timeout)
+        request._dispatcher = dispatcher
+        try:
+            with sessions.registered(request):
+                dispatcher.transfer_data(request)
+        except AbortedByUserException:
+            _log.info("%s: connection aborted by the handler", request.ws_resource)
+        return 101
+
+    def _serve_file(self, sock: socket.socket, head) -> int:
+        if head.method not in ("GET", "HEAD"):
+            sock.sendall(error_response(405, "only GET and HEAD", [("Allow", "GET, HEAD")]))
+            return 405
+        path = self._resolve(head.target)
+        if path is None:
+            sock.sendall(error_response(404, "not found"))
+            return 404
+        if path.endswith("_wsh.py"):
+            sock.sendall(error_response(403, "handler sources are not served"))
+            return 403
+        try:
+            with open(path, "rb") as f:
+                body = f.read()
+        except OSError:
+            sock.sendall(error_response(404, "not found"))
+            return 404
+        content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
+        if content_type.startswith("text/") or content_type in ("application/javascript", "application/json"):
+            content_type += "; charset=utf-8"
+        headers = [("Content-Type", content_type)]
+        sock.sendall(format_response(200, headers, body, head_only=head.method == "HEAD"))
+        return 200
+
+    def _resolve(self, target: str) -> str | None:
+        """The file a request target names inside the document root, or None."""
+        path = urlsplit(target).path if not target.startswith("/") else target.split("?", 1)[0]
+        try:
+            path = unquote(path, errors="strict")
+        except UnicodeDecodeError:
+            return None
+        if "\0" in path or "\\" in path or not path.startswith("/"):
+            return None
+        if any(part == ".." for part in path.split("/")):
+            return None
+        full = os.path.realpath(os.path.join(self._document_root, path.lstrip("/")))
+        if full != self._document_root and not full.startswith(self._document_root + os.sep):
+            return None
+        if os.path.isdir(full):
+            full = os.path.join(full, "index.html")
+        return full if os.path.isfile(full) else None
+
+    def _log_access(self, addr, request_line: str, status: int, started: float) -> None:
+        _access.info('%s "%s" %d %.1fms', addr[0], request_line, status, (time.monotonic() - started) * 1000)

@@ -1,0 +1,143 @@
+"""What only the standalone server has: its flags, config file, auth, aliases and Python embedding."""
+
+from __future__ import annotations
+
+import base64
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import requests
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+from mod_pywebsocket import __version__, standalone
+
+from ..servers import EXAMPLES, ROOT, make_certificate, wait_for_port
+
+pytestmark = pytest.mark.integration
+
+
+class Process:
+    """``python -m mod_pywebsocket.standalone ARGS`` on a free port, stopped with SIGTERM."""
+
+    def __init__(self, tmp_path, *args: str) -> None:
+        self.log = tmp_path / f"standalone-{time.monotonic_ns()}.log"
+        with open(self.log, "wb") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "mod_pywebsocket.standalone", "-H", "127.0.0.1", "-p", "0", *args],
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        self.port = wait_for_port(self.process, self.log)
+
+    def __enter__(self) -> Process:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.process.terminate()
+        assert self.process.wait(10) == 0
+
+    def text(self) -> str:
+        return self.log.read_text()
+
+
+def test_version_and_help():
+    out = subprocess.run(
+        [sys.executable, "-m", "mod_pywebsocket.standalone", "--version"], capture_output=True, text=True, cwd=ROOT
+    )
+    assert out.stdout.strip() == f"mod_pywebsocket {__version__}"
+    out = subprocess.run(
+        [sys.executable, "-m", "mod_pywebsocket.standalone", "--help"], capture_output=True, text=True, cwd=ROOT
+    )
+    for flag in ("--websock-handlers", "--scan-dir", "--document-root", "--tls", "--basic-auth", "--config", "-q"):
+        assert flag in out.stdout
+
+
+def test_basic_auth(tmp_path):
+    with Process(tmp_path, "-w", str(EXAMPLES), "-d", str(EXAMPLES), "--basic-auth",
+                 "--basic-auth-credential", "alice:secret") as server:  # fmt: skip
+        url = f"ws://127.0.0.1:{server.port}/echo"
+        with pytest.raises(InvalidStatus) as info:
+            connect(url)
+        assert info.value.response.status_code == 401
+        assert info.value.response.headers["WWW-Authenticate"] == 'Basic realm="Pywebsocket"'
+        token = base64.b64encode(b"alice:secret").decode()
+        with connect(url, additional_headers={"Authorization": f"Basic {token}"}) as ws:
+            ws.send("authorised")
+            assert ws.recv(timeout=10) == "authorised"
+        page = requests.get(f"http://127.0.0.1:{server.port}/console.html", auth=("alice", "secret"), timeout=10)
+        assert page.status_code == 200
+
+
+def test_handler_map_file_and_config_file(tmp_path):
+    aliases = tmp_path / "map.txt"
+    aliases.write_text("# alias  existing\n/ /echo\n/talk /chat\n/bad /missing\n")
+    config = tmp_path / "server.ini"
+    config.write_text(
+        f"[pywebsocket]\nwebsock_handlers = {EXAMPLES}\ndocument-root = {EXAMPLES}\n"
+        f"websock-handlers-map-file = {aliases}\nlog_level = info\n"
+    )
+    with Process(tmp_path, "--config", str(config)) as server:
+        with connect(f"ws://127.0.0.1:{server.port}/") as ws:
+            ws.send("via the alias")
+            assert ws.recv(timeout=10) == "via the alias"
+        assert "no handler for '/missing'" in server.text()
+
+
+def test_relative_handler_root_is_relative_to_the_document_root(tmp_path):
+    with Process(tmp_path, "-d", str(ROOT), "-w", "handlers") as server:
+        with connect(f"ws://127.0.0.1:{server.port}/echo") as ws:
+            ws.send("relative")
+            assert ws.recv(timeout=10) == "relative"
+
+
+def test_bad_start_is_one_clear_line(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "mod_pywebsocket.standalone", "-p", "0", "-w", str(tmp_path / "nowhere")],
+        capture_output=True, text=True, cwd=ROOT, timeout=30,
+    )  # fmt: skip
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1 and "cannot start" in out.stderr and "nowhere" in out.stderr
+
+
+def test_an_idle_tcp_client_does_not_block_wss(tmp_path):
+    cert, key = make_certificate(tmp_path)
+    with Process(tmp_path, "-w", str(EXAMPLES), "-t", "-k", str(key), "-c", str(cert)) as server:
+        idle = socket.create_connection(("127.0.0.1", server.port))  # never starts TLS
+        try:
+            context = ssl.create_default_context(cafile=str(cert))
+            started = time.monotonic()
+            with connect(f"wss://127.0.0.1:{server.port}/echo", ssl=context, open_timeout=5) as ws:
+                ws.send("not blocked")
+                assert ws.recv(timeout=5) == "not blocked"
+            assert time.monotonic() - started < 3
+        finally:
+            idle.close()
+
+
+def test_embedding_api():
+    options, _ = standalone._parse_args_and_config(
+        ["-p", "0", "-H", "127.0.0.1", "-d", str(EXAMPLES), "-w", str(EXAMPLES)]
+    )
+    options.cgi_directories = []
+    options.is_executable_method = None
+    server = standalone.WebSocketServer(options)
+    port = server._sockets[0][0].getsockname()[1]
+    assert port == server.server_port
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with connect(f"ws://127.0.0.1:{port}/echo") as ws:
+            ws.send("embedded")
+            assert ws.recv(timeout=10) == "embedded"
+    finally:
+        server.shutdown()
+        server.server_close()
+    thread.join(5)
+    assert not thread.is_alive()
