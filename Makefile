@@ -41,7 +41,7 @@ $(VENV)/.installed: tests/requirements.txt pyproject.toml
 
 lint: $(VENV)/.installed ## ruff check and format check
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff format --check mod_pywebsocket handlers tests
 
 unit: $(VENV)/.installed ## unit tests of the protocol core (no sockets, no Docker)
 	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)

@@ -29,10 +29,9 @@ import time
 
 from mod_python import apache  # type: ignore[import-not-found]
 
-from . import common, sessions
+from . import session, sessions
 from .dispatch import Dispatcher, DispatchException
-from .errors import AbortedByUserException, HandshakeException, VersionException
-from .handshake import do_handshake
+from .errors import AbortedByUserException
 from .handshake.base import is_websocket_upgrade
 from .logutil import parse_log_level
 from .request import WebSocketRequest
@@ -220,25 +219,13 @@ def headerparserhandler(req) -> int:
         return e.status
 
     try:
-        do_handshake(request, dispatcher)
-    except VersionException as e:
-        _log.info("%s: handshake refused: %s", request.ws_resource, e)
-        req.err_headers_out[common.SEC_WEBSOCKET_VERSION_HEADER] = e.supported_versions
-        return e.status
-    except (HandshakeException, DispatchException) as e:
-        _log.info("%s: handshake refused (%d): %s", request.ws_resource, e.status, e)
-        return e.status
+        refusal = session.accept(request, dispatcher)
     except AbortedByUserException:
-        _log.info("%s: handshake aborted by the handler", request.ws_resource)
         return _finish(req)
-
+    if refusal is not None:
+        for name, value in refusal.headers:
+            req.err_headers_out[name] = value
+        return refusal.status
     req.status = 101  # for the access log
-    request._dispatcher = dispatcher
-    try:
-        with sessions.registered(request):
-            dispatcher.transfer_data(request)
-    except AbortedByUserException:
-        _log.info("%s: connection aborted by the handler", request.ws_resource)
-    except Exception:
-        _log.exception("%s: unexpected error", request.ws_resource)
+    session.serve(request, dispatcher)
     return _finish(req)

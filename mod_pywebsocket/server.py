@@ -20,10 +20,9 @@ import threading
 import time
 from urllib.parse import unquote, urlsplit
 
-from . import common, sessions
+from . import session, sessions
 from .dispatch import Dispatcher, DispatchException
-from .errors import AbortedByUserException, HandshakeException, VersionException
-from .handshake import do_handshake
+from .errors import AbortedByUserException
 from .handshake.base import is_websocket_upgrade
 from .http import HttpError, error_response, format_response, read_request_head
 from .request import WebSocketRequest
@@ -290,26 +289,18 @@ class WebSocketServer:
         try:
             if dispatcher.get_handler_suite(request.ws_resource) is None:
                 return None
-            do_handshake(request, dispatcher)
-        except VersionException as e:
-            _log.info("%s: handshake refused: %s", request.ws_resource, e)
-            versions = [(common.SEC_WEBSOCKET_VERSION_HEADER, e.supported_versions)]
-            sock.sendall(error_response(e.status, str(e), versions))
-            return e.status
-        except (HandshakeException, DispatchException) as e:
-            _log.info("%s: handshake refused (%d): %s", request.ws_resource, e.status, e)
+        except DispatchException as e:
             sock.sendall(error_response(e.status, str(e)))
             return e.status
-        except AbortedByUserException:
-            _log.info("%s: handshake aborted by the handler", request.ws_resource)
-            return 101
-        sock.settimeout(self._timeout)
-        request._dispatcher = dispatcher
         try:
-            with sessions.registered(request):
-                dispatcher.transfer_data(request)
+            refusal = session.accept(request, dispatcher)
         except AbortedByUserException:
-            _log.info("%s: connection aborted by the handler", request.ws_resource)
+            return 101
+        if refusal is not None:
+            sock.sendall(error_response(refusal.status, refusal.message, refusal.headers))
+            return refusal.status
+        sock.settimeout(self._timeout)
+        session.serve(request, dispatcher)
         return 101
 
     def _serve_file(self, sock: socket.socket, head) -> int:
