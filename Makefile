@@ -13,7 +13,7 @@ NO_DEFLATE_CASES := $(foreach s,1 2 3 4 5 6 7 9 10,--case '$(s).*')
 COMPOSE := $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; \
              elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; fi)
 
-.PHONY: help base-image image up down test lint unit integration conformance clean
+.PHONY: help base-image image up down test lint unit integration browser chromium conformance clean
 
 help: ## list the targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## / { printf "  make %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -46,8 +46,16 @@ lint: $(VENV)/.installed ## ruff check and format check
 unit: $(VENV)/.installed ## unit tests of the protocol core (no sockets, no Docker)
 	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
 
-integration: $(VENV)/.installed image ## run the image and test it over ws and wss
+integration: $(VENV)/.installed image ## both servers (the image and standalone), real clients, ws and wss
 	MPWS_IMAGE=$(IMAGE) $(PY) -m pytest -q tests/integration $(PYTEST_ARGS)
+
+chromium: ## make sure Debian's chromium is installed (for `make browser`)
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium package"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+browser: $(VENV)/.installed image chromium ## headless Chromium against both servers over ws and wss
+	MPWS_IMAGE=$(IMAGE) $(PY) -m pytest -q tests/browser $(PYTEST_ARGS)
 
 conformance: $(VENV)/.installed image ## the whole Autobahn TestSuite (kosoku) against both servers; 1-10 over wss
 	MPWS_IMAGE=$(IMAGE) $(PY) -m tests.conformance --server apache
@@ -55,7 +63,7 @@ conformance: $(VENV)/.installed image ## the whole Autobahn TestSuite (kosoku) a
 	$(PY) -m tests.conformance --server standalone
 	$(PY) -m tests.conformance --server standalone --tls $(NO_DEFLATE_CASES)
 
-test: lint unit integration conformance ## everything above: lint, unit, integration and conformance tests
+test: lint unit integration browser conformance ## everything above: lint, unit, integration, browser, conformance
 
 clean: ## remove the venv, caches and reports
 	rm -rf $(VENV) reports .pytest_cache .ruff_cache

@@ -9,6 +9,8 @@ so one test module can run against either. Settings are given as the image's
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import os
 import re
@@ -20,6 +22,7 @@ import sys
 import tarfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import docker
@@ -90,14 +93,20 @@ def _published_port(container, private: str) -> int:
     return int(container.attrs["NetworkSettings"]["Ports"][private][0]["HostPort"])
 
 
-def start_appliance(handlers: Path, tmp_dir: Path, env: dict | None = None, timeout: float = 60.0) -> Appliance:
+def start_appliance(
+    handlers: Path, tmp_dir: Path, env: dict | None = None, timeout: float = 60.0, certificate: Pki | None = None
+) -> Appliance:
+    """Run the image; with ``certificate`` its cert.pem/key.pem are mounted, else it makes its own."""
+    volumes = {str(handlers): {"bind": "/srv/handlers", "mode": "ro"}}
+    if certificate is not None:
+        volumes[str(certificate.server_dir)] = {"bind": "/etc/mod_pywebsocket/tls", "mode": "ro"}
     client = docker.from_env()
     container = client.containers.run(
         IMAGE,
         detach=True,
         name=f"mpws-test-{uuid.uuid4().hex[:8]}",
         ports={"80/tcp": ("127.0.0.1", None), "443/tcp": ("127.0.0.1", None)},
-        volumes={str(handlers): {"bind": "/srv/handlers", "mode": "ro"}},
+        volumes=volumes,
         environment=env or {},
         labels={"mod_pywebsocket.test": "1"},
     )
@@ -116,6 +125,10 @@ def start_appliance(handlers: Path, tmp_dir: Path, env: dict | None = None, time
             container.remove(force=True)
             raise RuntimeError(f"the appliance did not answer within {timeout}s:\n{logs}")
         time.sleep(0.2)
+    if certificate is not None:
+        return Appliance(
+            container, _published_port(container, "80/tcp"), _published_port(container, "443/tcp"), certificate.ca
+        )
     bits, _ = container.get_archive(CERT_IN_CONTAINER)
     with tarfile.open(fileobj=io.BytesIO(b"".join(bits))) as tar:
         cert = tar.extractfile(tar.getmembers()[0]).read()
@@ -210,8 +223,14 @@ def standalone_flags(handlers: Path, env: dict[str, str]) -> list[str]:
     return flags
 
 
-def start_standalone(handlers: Path, tmp_dir: Path, env: dict | None = None) -> Standalone:
-    cert, key = make_certificate(tmp_dir)
+def start_standalone(
+    handlers: Path, tmp_dir: Path, env: dict | None = None, certificate: Pki | None = None
+) -> Standalone:
+    if certificate is not None:
+        cert, key, cafile = certificate.cert, certificate.key, certificate.ca
+    else:
+        cert, key = make_certificate(tmp_dir)
+        cafile = str(cert)
     flags = standalone_flags(handlers, env or {})
     logs = [tmp_dir / "standalone-ws.log", tmp_dir / "standalone-wss.log"]
     processes = []
@@ -226,11 +245,93 @@ def start_standalone(handlers: Path, tmp_dir: Path, env: dict | None = None) -> 
                     cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
                 )
             )  # fmt: skip
-    return Standalone(processes[0], processes[1], logs, str(cert))
+    return Standalone(processes[0], processes[1], logs, cafile)
 
 
-def start_server(kind: str, handlers: Path, tmp_dir: Path, env: dict | None = None) -> Server:
+def start_server(
+    kind: str, handlers: Path, tmp_dir: Path, env: dict | None = None, certificate: Pki | None = None
+) -> Server:
     """Start the ``apache`` appliance or the ``standalone`` server with the same handlers and settings."""
     if kind == "apache":
-        return start_appliance(handlers, tmp_dir, env)
-    return start_standalone(handlers, tmp_dir, env)
+        return start_appliance(handlers, tmp_dir, env, certificate=certificate)
+    return start_standalone(handlers, tmp_dir, env, certificate=certificate)
+
+
+@dataclass
+class Pki:
+    """A CA made for one test run, and a server certificate it signed (for 127.0.0.1 and localhost)."""
+
+    ca: str
+    cert: str
+    key: str
+    server_dir: Path  # holds cert.pem and key.pem, as the image expects them
+    spki_sha256: str  # base64 SHA-256 of the server key, for Chromium's --ignore-certificate-errors-spki-list
+
+
+def make_test_pki(directory: Path) -> Pki:
+    def openssl(*args: str, stdin: bytes | None = None) -> bytes:
+        return subprocess.run(["openssl", *args], input=stdin, check=True, capture_output=True).stdout
+
+    ca_key, ca = directory / "ca-key.pem", directory / "ca.pem"
+    openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-sha256",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=mod_pywebsocket test CA",
+        "-keyout",
+        str(ca_key),
+        "-out",
+        str(ca),
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    )
+    server_dir = directory / "server"
+    server_dir.mkdir()
+    cert, key, csr = server_dir / "cert.pem", server_dir / "key.pem", directory / "server.csr"
+    openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-sha256",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        str(key),
+        "-out",
+        str(csr),
+    )
+    extensions = directory / "server.ext"
+    extensions.write_text(
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n"
+    )
+    openssl(
+        "x509",
+        "-req",
+        "-in",
+        str(csr),
+        "-CA",
+        str(ca),
+        "-CAkey",
+        str(ca_key),
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-sha256",
+        "-extfile",
+        str(extensions),
+        "-out",
+        str(cert),
+    )
+    key.chmod(0o644)  # the image's entrypoint checks it as root; the test folder is private anyway
+    public_der = openssl("pkey", "-in", str(key), "-pubout", "-outform", "DER")
+    spki = base64.b64encode(hashlib.sha256(public_der).digest()).decode()
+    return Pki(str(ca), str(cert), str(key), server_dir, spki)  # fmt: skip
