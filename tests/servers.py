@@ -266,72 +266,37 @@ class Pki:
     key: str
     server_dir: Path  # holds cert.pem and key.pem, as the image expects them
     spki_sha256: str  # base64 SHA-256 of the server key, for Chromium's --ignore-certificate-errors-spki-list
+    ca_key: str = ""
+
+    def issue_client_certificate(self, directory: Path) -> tuple[str, str]:
+        """A client certificate from the same CA (for --tls-client-auth); returns (cert, key)."""
+        return _issue(Path(self.ca), Path(self.ca_key), "/CN=test client", "extendedKeyUsage=clientAuth\n", directory)
+
+
+def _openssl(*args: str) -> bytes:
+    return subprocess.run(["openssl", *args], check=True, capture_output=True).stdout
+
+
+def _issue(ca: Path, ca_key: Path, subject: str, extensions: str, directory: Path) -> tuple[str, str]:
+    directory.mkdir(parents=True, exist_ok=True)
+    cert, key, csr, ext = (directory / name for name in ("cert.pem", "key.pem", "req.csr", "ext.cnf"))
+    _openssl("req", "-newkey", "rsa:2048", "-sha256", "-nodes", "-subj", subject, "-keyout", str(key), "-out", str(csr))
+    ext.write_text("basicConstraints=critical,CA:FALSE\n" + extensions)
+    _openssl("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial",
+             "-days", "2", "-sha256", "-extfile", str(ext), "-out", str(cert))  # fmt: skip
+    key.chmod(0o644)  # read by the image's entrypoint; the test folder itself is private
+    return str(cert), str(key)
 
 
 def make_test_pki(directory: Path) -> Pki:
-    def openssl(*args: str, stdin: bytes | None = None) -> bytes:
-        return subprocess.run(["openssl", *args], input=stdin, check=True, capture_output=True).stdout
-
+    directory.mkdir(parents=True, exist_ok=True)
     ca_key, ca = directory / "ca-key.pem", directory / "ca.pem"
-    openssl(
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-sha256",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=mod_pywebsocket test CA",
-        "-keyout",
-        str(ca_key),
-        "-out",
-        str(ca),
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-        "-addext",
-        "keyUsage=critical,keyCertSign,cRLSign",
-    )
+    ca_extensions = ["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign"]
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-sha256", "-nodes", "-days", "2", *ca_extensions,
+             "-subj", "/CN=mod_pywebsocket test CA", "-keyout", str(ca_key), "-out", str(ca))  # fmt: skip
+    server_extensions = "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"
     server_dir = directory / "server"
-    server_dir.mkdir()
-    cert, key, csr = server_dir / "cert.pem", server_dir / "key.pem", directory / "server.csr"
-    openssl(
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-sha256",
-        "-nodes",
-        "-subj",
-        "/CN=localhost",
-        "-keyout",
-        str(key),
-        "-out",
-        str(csr),
-    )
-    extensions = directory / "server.ext"
-    extensions.write_text(
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n"
-    )
-    openssl(
-        "x509",
-        "-req",
-        "-in",
-        str(csr),
-        "-CA",
-        str(ca),
-        "-CAkey",
-        str(ca_key),
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-sha256",
-        "-extfile",
-        str(extensions),
-        "-out",
-        str(cert),
-    )
-    key.chmod(0o644)  # the image's entrypoint checks it as root; the test folder is private anyway
-    public_der = openssl("pkey", "-in", str(key), "-pubout", "-outform", "DER")
+    cert, key = _issue(ca, ca_key, "/CN=localhost", server_extensions, server_dir)
+    public_der = _openssl("pkey", "-in", key, "-pubout", "-outform", "DER")
     spki = base64.b64encode(hashlib.sha256(public_der).digest()).decode()
-    return Pki(str(ca), str(cert), str(key), server_dir, spki)  # fmt: skip
+    return Pki(str(ca), cert, key, server_dir, spki, str(ca_key))

@@ -12,12 +12,12 @@ import time
 
 import pytest
 import requests
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import InvalidStatus, WebSocketException
 from websockets.sync.client import connect
 
 from mod_pywebsocket import __version__, standalone
 
-from ..servers import EXAMPLES, ROOT, make_certificate, wait_for_port
+from ..servers import EXAMPLES, ROOT, make_certificate, make_test_pki, wait_for_port
 
 pytestmark = pytest.mark.integration
 
@@ -119,6 +119,31 @@ def test_an_idle_tcp_client_does_not_block_wss(tmp_path):
             assert time.monotonic() - started < 3
         finally:
             idle.close()
+
+
+@pytest.mark.parametrize("optional", [False, True])
+def test_tls_client_certificates(tmp_path, optional):
+    pki = make_test_pki(tmp_path / "pki")
+    client_cert, client_key = pki.issue_client_certificate(tmp_path / "client")
+    flags = ["-w", str(EXAMPLES), "-t", "-k", pki.key, "-c", pki.cert, "--tls-client-auth", "--tls-client-ca", pki.ca]
+    with Process(tmp_path, *flags, *(["--tls-client-cert-optional"] if optional else [])) as server:
+        url = f"wss://127.0.0.1:{server.port}/echo"
+        with_cert = ssl.create_default_context(cafile=pki.ca)
+        with_cert.load_cert_chain(client_cert, client_key)
+        with connect(url, ssl=with_cert) as ws:
+            ws.send("with a client certificate")
+            assert ws.recv(timeout=10) == "with a client certificate"
+        without_cert = ssl.create_default_context(cafile=pki.ca)
+        if optional:
+            with connect(url, ssl=without_cert) as ws:
+                ws.send("without one")
+                assert ws.recv(timeout=10) == "without one"
+        else:
+            # TLS 1.3 finishes the client's side of the handshake first: the refusal shows up on use.
+            with pytest.raises((ssl.SSLError, OSError, EOFError, WebSocketException)):
+                with connect(url, ssl=without_cert, open_timeout=5) as ws:
+                    ws.send("refused")
+                    ws.recv(timeout=5)
 
 
 def test_embedding_api():
