@@ -13,7 +13,7 @@ NO_DEFLATE_CASES := $(foreach s,1 2 3 4 5 6 7 9 10,--case '$(s).*')
 COMPOSE := $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; \
              elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; fi)
 
-.PHONY: help base-image image up down test lint unit integration browser chromium conformance clean
+.PHONY: help base-image image up down test lint unit integration browser chromium conformance bench clean
 
 help: ## list the targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## / { printf "  make %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -41,7 +41,7 @@ $(VENV)/.installed: tests/requirements.txt pyproject.toml
 
 lint: $(VENV)/.installed ## ruff check and format check
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check mod_pywebsocket handlers tests
+	$(VENV)/bin/ruff format --check mod_pywebsocket handlers tests bench
 
 unit: $(VENV)/.installed ## unit tests of the protocol core (no sockets, no Docker)
 	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
@@ -62,6 +62,11 @@ conformance: $(VENV)/.installed image ## the whole Autobahn TestSuite (kosoku) a
 	MPWS_IMAGE=$(IMAGE) $(PY) -m tests.conformance --server apache --tls $(NO_DEFLATE_CASES)
 	$(PY) -m tests.conformance --server standalone
 	$(PY) -m tests.conformance --server standalone --tls $(NO_DEFLATE_CASES)
+
+bench: $(VENV)/.installed image ## speed against pywebsocket3, websockets and a C echo (table + reports/bench/*.json)
+	$(PY) -m pip install -q -r bench/requirements.txt
+	@test -e /usr/include/openssl/sha.h || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libssl-dev >/dev/null; }
+	MPWS_IMAGE=$(IMAGE) $(PY) -m bench.run $(BENCH_ARGS)
 
 test: lint unit integration browser conformance ## everything above: lint, unit, integration, browser, conformance
 

@@ -1,0 +1,304 @@
+"""``make bench``: our two servers against the references, side by side, same client, same run.
+
+Servers, all on 127.0.0.1: the Apache appliance (container), our standalone
+server, pywebsocket3 4.0.2, the ``websockets`` library's echo server, and a
+minimal C echo (``rawecho.c``) as the ceiling that shows what the client can
+drive. Each round measures every server in turn, so a noisy neighbour hits all
+of them alike; the table shows medians, min-max and our ratios to theirs.
+
+    python -m bench.run [--rounds 3] [--seconds 1.5] [--only a,b,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import socket
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+
+from tests.servers import EXAMPLES, ROOT, make_test_pki, start_appliance, start_standalone, wait_for_port
+
+from . import client
+from .client import Target
+
+BENCH = Path(__file__).resolve().parent
+OURS = ["apache", "standalone"]
+THEIRS = ["pywebsocket3", "websockets"]
+SERVERS = OURS + THEIRS + ["raw-c"]
+METRICS = {
+    "a": ("16 B text echo, round trips/s (ws)", "higher"),
+    "b": ("1 MiB binary echo, MiB/s (ws)", "higher"),
+    "c": ("open+close handshakes/s (ws)", "higher"),
+    "d": ("100 conns x 100 echoes, seconds", "lower"),
+    "e1": ("16 B text echo, round trips/s (wss)", "higher"),
+    "e2": ("1 MiB binary echo, MiB/s (wss)", "higher"),
+    "f1": ("idle connections held (max 2000)", "higher"),
+    "f2": ("server memory per connection, KiB", "lower"),
+    "g": ("1 MiB compressible, permessage-deflate, MiB/s", "higher"),
+}
+
+
+class Running:
+    """One server under test: its ws and wss targets, its memory, and how to stop it."""
+
+    def __init__(self, name: str, ws_port: int, wss_port: int | None, cafile: str | None, memory, stop) -> None:
+        self.name = name
+        self.ws = Target("127.0.0.1", ws_port)
+        context = ssl.create_default_context(cafile=cafile) if cafile else None
+        self.wss = Target("127.0.0.1", wss_port, context) if wss_port else None
+        self.memory = memory  # () -> bytes in use by the server
+        self.stop = stop
+
+
+def _rss(pid: int) -> int:
+    """Resident memory of a process and its children, in bytes."""
+    total = 0
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    for p in pids:
+        for line in Path(f"/proc/{p}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) * 1024
+    return total
+
+
+def _spawn(args: list[str], log: Path, port: int | None = None, env: dict | None = None) -> tuple:
+    out = open(log, "wb")  # noqa: SIM115 - closed with the process
+    process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
+    if port is None:
+        port = wait_for_port(process, log)
+    else:
+        _wait_listening(port, process, log)
+
+    def stop() -> None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        out.close()
+
+    return process, port, stop
+
+
+def _wait_listening(port: int, process, log: Path, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args[:3]} exited:\n{log.read_text(errors='replace')}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port}:\n{log.read_text(errors='replace')}")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_all(tmp: Path, reference_python: str) -> dict[str, Running]:
+    pki = make_test_pki(tmp / "pki")
+    running: dict[str, Running] = {}
+
+    app = start_appliance(EXAMPLES, tmp, certificate=pki)
+
+    def container_memory() -> int:
+        stats = app.container.stats(stream=False)["memory_stats"]
+        return stats["usage"] - stats.get("stats", {}).get("cache", 0)
+
+    running["apache"] = Running("apache", app.http_port, app.https_port, pki.ca, container_memory, app.stop)
+
+    ours = start_standalone(EXAMPLES, tmp, certificate=pki)
+    running["standalone"] = Running(
+        "standalone", ours.http_port, ours.https_port, pki.ca, lambda: _rss(ours.processes[0].pid), ours.stop
+    )
+
+    pw3 = []
+    for extra in ([], ["-t", "-k", pki.key, "-c", pki.cert]):
+        port = _free_port()
+        command = [reference_python, "-m", "pywebsocket3.standalone", "-H", "127.0.0.1", "-p", str(port)]
+        command += ["-w", str(EXAMPLES), "-d", str(EXAMPLES), *extra]
+        pw3.append(_spawn(command, tmp / f"pw3-{port}.log", port))
+    running["pywebsocket3"] = Running(
+        "pywebsocket3", pw3[0][1], pw3[1][1], pki.ca, lambda: _rss(pw3[0][0].pid), lambda: [p[2]() for p in pw3]
+    )
+
+    ws_servers = [_spawn([sys.executable, str(BENCH / "websockets_echo.py"), *extra], tmp / f"websockets-{n}.log")
+                  for n, extra in enumerate(([], [pki.cert, pki.key]))]  # fmt: skip
+    running["websockets"] = Running(
+        "websockets",
+        ws_servers[0][1],
+        ws_servers[1][1],
+        pki.ca,
+        lambda: _rss(ws_servers[0][0].pid),
+        lambda: [p[2]() for p in ws_servers],
+    )
+
+    binary = tmp / "rawecho"
+    subprocess.run(["cc", "-O2", "-pthread", "-o", str(binary), str(BENCH / "rawecho.c"), "-lcrypto"], check=True)
+    raw = _spawn([str(binary), "0"], tmp / "rawecho.log")
+    running["raw-c"] = Running("raw-c", raw[1], None, None, lambda: _rss(raw[0].pid), raw[2])
+    return running
+
+
+def measure(metric: str, server: Running, seconds: float) -> float:
+    if metric == "a":
+        return client.round_trips(server.ws, seconds)
+    if metric == "b":
+        return client.throughput(server.ws, seconds)
+    if metric == "c":
+        return client.handshakes(server.ws, seconds)
+    if metric == "d":
+        return client.many_clients(server.ws)
+    if metric == "e1":
+        return client.round_trips(server.wss, seconds) if server.wss else math.nan
+    if metric == "e2":
+        return client.throughput(server.wss, seconds) if server.wss else math.nan
+    if metric == "g":
+        return client.throughput(server.ws, seconds, deflate=True)
+    raise ValueError(metric)
+
+
+def measure_idle(server: Running) -> tuple[float, float]:
+    """(f): connections held, and memory per connection in KiB."""
+    time.sleep(1.0)  # let the previous measurement's connections wind down
+    before = server.memory()
+    with client.hold_idle(server.ws) as held:
+        time.sleep(1.0)
+        after = server.memory()
+    return held, (after - before) / max(held, 1) / 1024
+
+
+def summarise(values: list[float]) -> dict:
+    finite = [v for v in values if not math.isnan(v)]
+    if not finite:
+        return {"median": math.nan, "min": math.nan, "max": math.nan, "runs": values}
+    return {"median": statistics.median(finite), "min": min(finite), "max": max(finite), "runs": values}
+
+
+def print_table(results: dict) -> None:
+    width = 48
+    print(f"\n{'measurement':<{width}}" + "".join(f"{name:>26}" for name in SERVERS))
+    for metric, (title, _) in METRICS.items():
+        row = f"{metric + ') ' + title:<{width}}"
+        for name in SERVERS:
+            s = results[metric].get(name)
+            if s is None or math.isnan(s["median"]):
+                row += f"{'n/a':>26}"
+            else:
+                row += f"{_fmt(s['median'])} [{_fmt(s['min'])}-{_fmt(s['max'])}]".rjust(26)
+        print(row)
+    pairs = [(o, t) for o in OURS for t in THEIRS + ["raw-c"]]
+    print(f"\n{'ratio ours/theirs (>1 is better for us)':<{width}}" + "".join(f"{o + '/' + t:>26}" for o, t in pairs))
+    for metric, (title, better) in METRICS.items():
+        row = f"{metric + ') ' + title:<{width}}"
+        for o, t in pairs:
+            row += f"{_ratio(results[metric], o, t, better):>26}"
+        print(row)
+
+
+def _ratio(metric_results: dict, ours: str, theirs: str, better: str) -> str:
+    a, b = metric_results.get(ours), metric_results.get(theirs)
+    if not a or not b or math.isnan(a["median"]) or math.isnan(b["median"]) or not b["median"] or not a["median"]:
+        return "n/a"
+    ratio = a["median"] / b["median"] if better == "higher" else b["median"] / a["median"]
+    return f"{ratio:.2f}x"
+
+
+def _fmt(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.2f}"
+
+
+def machine_facts() -> dict:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())  # fmt: skip
+    versions = {}
+    for package in ("websockets", "pywebsocket3", "mod_pywebsocket"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": cpu,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "versions": versions,
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=1.5, help="length of each timed measurement")
+    parser.add_argument("--only", help="comma-separated metrics (a,b,c,d,e1,e2,f,g)")
+    parser.add_argument("--reference-python", default=sys.executable, help="a Python with pywebsocket3 installed")
+    args = parser.parse_args(argv)
+    metrics = args.only.split(",") if args.only else ["a", "b", "c", "d", "e1", "e2", "f", "g"]
+
+    tmp = Path(tempfile.mkdtemp(prefix="mpws-bench-"))
+    started = time.monotonic()
+    running = start_all(tmp, args.reference_python)
+    results: dict[str, dict] = {m: {} for m in METRICS}
+    raw: dict[str, dict[str, list[float]]] = {m: {n: [] for n in SERVERS} for m in METRICS}
+    try:
+        for round_number in range(1, args.rounds + 1):
+            for metric in [m for m in metrics if m != "f"]:
+                for name in SERVERS:
+                    try:
+                        value = measure(metric, running[name], args.seconds)
+                    except Exception as e:  # noqa: BLE001 - a failing server is reported, the rest go on
+                        print(f"  {metric} {name}: failed: {e!r}", flush=True)
+                        value = math.nan
+                    raw[metric][name].append(value)
+                print(
+                    f"round {round_number}/{args.rounds}: {metric} done ({time.monotonic() - started:.0f}s)", flush=True
+                )
+        if "f" in metrics:
+            for name in SERVERS:
+                held, per_connection = measure_idle(running[name])
+                raw["f1"][name].append(held)
+                raw["f2"][name].append(per_connection)
+                print(f"f {name}: {held} held, {per_connection:.0f} KiB each", flush=True)
+    finally:
+        for server in running.values():
+            server.stop()
+    for metric in METRICS:
+        for name in SERVERS:
+            if raw[metric][name]:
+                results[metric][name] = summarise(raw[metric][name])
+    print_table(results)
+    report = {
+        "machine": machine_facts(),
+        "rounds": args.rounds,
+        "seconds": args.seconds,
+        "metrics": {m: {"title": t, "better": b} for m, (t, b) in METRICS.items()},
+        "results": results,
+    }
+    out = ROOT / "reports" / "bench" / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2, default=str))
+    (out.parent / "latest.json").write_text(out.read_text())
+    print(f"\nwritten {out.relative_to(ROOT)} in {time.monotonic() - started:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
