@@ -116,7 +116,9 @@ def start_all(tmp: Path, reference_python: str) -> dict[str, Running]:
     pki = make_test_pki(tmp / "pki")
     running: dict[str, Running] = {}
 
-    app = start_appliance(EXAMPLES, tmp, certificate=pki)
+    # Room for (f)'s 2000 idle connections: both servers default to 1024 at once.
+    capacity = {"WS_THREADS": "2048"}
+    app = start_appliance(EXAMPLES, tmp, capacity, certificate=pki)
 
     def container_memory() -> int:
         stats = app.container.stats(stream=False)["memory_stats"]
@@ -124,7 +126,7 @@ def start_all(tmp: Path, reference_python: str) -> dict[str, Running]:
 
     running["apache"] = Running("apache", app.http_port, app.https_port, pki.ca, container_memory, app.stop)
 
-    ours = start_standalone(EXAMPLES, tmp, certificate=pki)
+    ours = start_standalone(EXAMPLES, tmp, capacity, certificate=pki)
     running["standalone"] = Running(
         "standalone", ours.http_port, ours.https_port, pki.ca, lambda: _rss(ours.processes[0].pid), ours.stop
     )

@@ -230,6 +230,9 @@ class WebSocketServer:
 
     def _serve_connection(self, sock: socket.socket, addr) -> None:
         try:
+            # Frames go out whole: without this, Nagle's algorithm holds a frame's last
+            # segment back until the peer's delayed ACK (tens of ms per message).
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.settimeout(HEAD_TIMEOUT)
             if self._tls is not None:
                 sock = self._tls.wrap_socket(sock, server_side=True)

@@ -61,8 +61,11 @@ __all__ = [
 _log = logging.getLogger("mod_pywebsocket.stream")
 
 DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024
-# Large reads: fewer calls into the adapter (mod_python leaks a little per call).
-DEFAULT_READ_SIZE = 256 * 1024
+# Reads are sized to what the frame in progress still needs, between these bounds:
+# small reads for small messages (each read allocates its whole size first), large
+# ones for large frames (fewer calls; mod_python leaks a little per call).
+DEFAULT_READ_SIZE = 16 * 1024
+MAX_READ_SIZE = 4 * 1024 * 1024
 # Close codes an endpoint may send (1005, 1006 and 1015 are for reporting only).
 _UNSENDABLE_CODES = frozenset({1004, 1005, 1006, 1015})
 
@@ -150,7 +153,8 @@ class Stream:
             try:
                 frame = self._parser.next_frame()
                 if frame is None:
-                    self._parser.feed(self._read_some(self._options.read_size))
+                    wanted = min(max(self._parser.wanted(), self._options.read_size), MAX_READ_SIZE)
+                    self._parser.feed(self._read_some(wanted))
                     continue
                 event = self._assembler.process(frame)
             except ProtocolError as e:

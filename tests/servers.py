@@ -218,6 +218,8 @@ def standalone_flags(handlers: Path, env: dict[str, str]) -> list[str]:
             flags += ["--timeout", value]
         elif name == "WS_LOG_LEVEL":
             flags += ["--log-level", value]
+        elif name == "WS_THREADS":  # a thread per connection in both servers
+            flags += ["--max-connections", value]
         else:
             raise ValueError(f"no standalone flag for {name}")
     return flags
