@@ -1,22 +1,44 @@
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from mod_pywebsocket import common
+from mod_pywebsocket import common, framing
 from mod_pywebsocket.errors import ProtocolError
-from mod_pywebsocket.framing import FrameParser, apply_mask, build_frame, create_length_header
+from mod_pywebsocket.framing import FrameParser, build_frame, create_length_header
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def naive_mask(data, mask):
     return bytes(b ^ mask[i % 4] for i, b in enumerate(data))
 
 
-@pytest.mark.parametrize("n", [0, 1, 3, 4, 5, 125, 126, 65535, 65536, 100003])
-def test_apply_mask_matches_the_definition(n):
+# Both implementations, whichever the server would pick: the C accelerator when built.
+IMPLEMENTATIONS = [framing.apply_mask_python] + ([framing.apply_mask_c] if framing.apply_mask_c else [])
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("n", [0, 1, 3, 4, 5, 7, 8, 9, 125, 126, 65535, 65536, 65537, 100003])
+def test_apply_mask_matches_the_definition(implementation, n):
     data = os.urandom(n)
     mask = os.urandom(4)
-    assert apply_mask(data, mask) == naive_mask(data, mask)
-    assert apply_mask(apply_mask(data, mask), mask) == data
+    assert implementation(data, mask) == naive_mask(data, mask)
+    assert implementation(implementation(data, mask), mask) == data
+    assert implementation(bytearray(data), mask) == implementation(memoryview(data), mask) == naive_mask(data, mask)
+
+
+def test_the_c_accelerator_is_used_when_built_and_can_be_turned_off():
+    code = "from mod_pywebsocket import framing; print(framing.apply_mask is framing.apply_mask_python)"
+    env = dict(os.environ, MOD_PYWEBSOCKET_NO_SPEEDUPS="1")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=ROOT)
+    assert out.stdout.strip() == "True"
+    if framing.apply_mask_c is not None:
+        assert framing.apply_mask is framing.apply_mask_c
+        with pytest.raises(ValueError):
+            framing.apply_mask_c(b"abc", b"12")
 
 
 @pytest.mark.parametrize(
