@@ -32,7 +32,7 @@ up: image ## run the appliance in the foreground with docker compose (ws :8080, 
 down: ## stop what `make up` / `docker compose up` started
 	$(COMPOSE) down
 
-$(VENV)/.installed: tests/requirements.txt pyproject.toml
+$(VENV)/.installed: tests/requirements.txt pyproject.toml setup.py mod_pywebsocket/_speedups.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r tests/requirements.txt
