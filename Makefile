@@ -8,12 +8,14 @@ VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := frames handshake extensions
 NO_DEFLATE_CASES := $(foreach s,1 2 3 4 5 6 7 9 10,--case '$(s).*')
 # `docker compose` (v2) where it exists, else `docker-compose` (v1).
 COMPOSE := $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; \
              elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; fi)
 
-.PHONY: help base-image image up down test lint unit integration browser chromium conformance bench clean
+.PHONY: help base-image image up down test lint unit integration browser chromium conformance fuzz soak bench clean
 
 help: ## list the targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## / { printf "  make %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -63,12 +65,18 @@ conformance: $(VENV)/.installed image ## the whole Autobahn TestSuite (kosoku) a
 	$(PY) -m tests.conformance --server standalone
 	$(PY) -m tests.conformance --server standalone --tls $(NO_DEFLATE_CASES)
 
+fuzz: $(VENV)/.installed ## atheris on the frame, handshake and extension parsers, FUZZ_SECONDS each (crashes: reports/fuzz/)
+	@mkdir -p reports/fuzz; for t in $(FUZZ_TARGETS); do echo "fuzzing $$t for $(FUZZ_SECONDS)s"; \
+	  $(PY) -m tests.fuzz.run $$t $(FUZZ_SECONDS) > reports/fuzz/$$t.log 2>&1 || { tail -40 reports/fuzz/$$t.log; exit 1; }; \
+	  grep -h '^stat::number_of_executed_units\|^stat::new_units_added' reports/fuzz/$$t.log; done
+
 bench: $(VENV)/.installed image ## speed against pywebsocket3, websockets and a C echo (table + reports/bench/*.json)
 	$(PY) -m pip install -q -r bench/requirements.txt
 	@test -e /usr/include/openssl/sha.h || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libssl-dev >/dev/null; }
 	MPWS_IMAGE=$(IMAGE) $(PY) -m bench.run $(BENCH_ARGS)
 
-test: lint unit integration browser conformance ## everything above: lint, unit, integration, browser, conformance
+test: lint unit integration browser conformance ## everything above: lint, unit, integration, browser, conformance, 15 s of fuzzing per target
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=15
 
 clean: ## remove the venv, caches and reports
 	rm -rf $(VENV) reports .pytest_cache .ruff_cache
