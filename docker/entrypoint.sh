@@ -11,7 +11,8 @@ log() { printf 'mod_pywebsocket: %s\n' "$*" >&2; }
 die() { printf 'mod_pywebsocket: error: %s\n' "$*" >&2; exit 2; }
 
 if [ "${1:-}" = healthcheck ]; then
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 4 -A mod_pywebsocket-healthcheck http://127.0.0.1/ || true)
+    port=${WS_LISTEN_HTTP:-80}
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 4 -A mod_pywebsocket-healthcheck "http://127.0.0.1:${port##*:}/" || true)
     [ -n "$code" ] && [ "$code" != 000 ]
     exit
 fi
@@ -32,6 +33,8 @@ export WS_SERVER_NAME=${WS_SERVER_NAME:-localhost}
 export WS_TLS_DIR=${WS_TLS_DIR:-/etc/mod_pywebsocket/tls}
 export WS_RUN_DIR=${WS_RUN_DIR:-/run/mod_pywebsocket}
 export WS_STOP_TIMEOUT=${WS_STOP_TIMEOUT:-8}
+export WS_LISTEN_HTTP=${WS_LISTEN_HTTP:-80}
+export WS_LISTEN_HTTPS=${WS_LISTEN_HTTPS:-443}
 
 is_uint() { [[ $1 =~ ^[0-9]+$ ]] && [ "$1" -gt 0 ]; }
 
@@ -64,6 +67,11 @@ is_uint "$WS_TIMEOUT" || die "WS_TIMEOUT must be a positive number of seconds, n
 is_uint "$WS_PROCESSES" || die "WS_PROCESSES must be a positive number, not '$WS_PROCESSES'"
 is_uint "$WS_THREADS" || die "WS_THREADS must be a positive number, not '$WS_THREADS'"
 is_uint "$WS_STOP_TIMEOUT" || die "WS_STOP_TIMEOUT must be a positive number of seconds, not '$WS_STOP_TIMEOUT'"
+for listen in "$WS_LISTEN_HTTP" "$WS_LISTEN_HTTPS"; do
+    is_uint "${listen##*:}" || die "WS_LISTEN_HTTP(S) must be a port or address:port, not '$listen'"
+done
+[ "${WS_LISTEN_HTTP##*:}" != "${WS_LISTEN_HTTPS##*:}" ] || die "WS_LISTEN_HTTP and WS_LISTEN_HTTPS need different ports"
+export WS_LISTEN_HTTPS_PORT=${WS_LISTEN_HTTPS##*:}
 export WS_MAX_WORKERS=$((WS_PROCESSES * WS_THREADS))
 case "${WS_LOG_LEVEL,,}" in
     debug|info|notice|warn|error|crit) WS_APACHE_LOG_LEVEL=${WS_LOG_LEVEL,,} ;;

@@ -89,26 +89,48 @@ class Appliance(Server):
         self.container.remove(force=True)
 
 
+def free_port() -> int:
+    """A loopback port nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def _published_port(container, private: str) -> int:
     return int(container.attrs["NetworkSettings"]["Ports"][private][0]["HostPort"])
 
 
 def start_appliance(
-    handlers: Path, tmp_dir: Path, env: dict | None = None, timeout: float = 60.0, certificate: Pki | None = None
+    handlers: Path,
+    tmp_dir: Path,
+    env: dict | None = None,
+    timeout: float = 60.0,
+    certificate: Pki | None = None,
+    host_network: bool = False,
 ) -> Appliance:
-    """Run the image; with ``certificate`` its cert.pem/key.pem are mounted, else it makes its own."""
+    """Run the image; with ``certificate`` its cert.pem/key.pem are mounted, else it makes its own.
+
+    ``host_network`` runs it on the host's network, listening on two free
+    loopback ports, so that measurements see Apache and not Docker's port proxy.
+    """
     volumes = {str(handlers): {"bind": "/srv/handlers", "mode": "ro"}}
     if certificate is not None:
         volumes[str(certificate.server_dir)] = {"bind": "/etc/mod_pywebsocket/tls", "mode": "ro"}
+    env = dict(env or {})
+    options: dict = {"ports": {"80/tcp": ("127.0.0.1", None), "443/tcp": ("127.0.0.1", None)}}
+    if host_network:
+        host_ports = (free_port(), free_port())
+        env["WS_LISTEN_HTTP"], env["WS_LISTEN_HTTPS"] = (f"127.0.0.1:{p}" for p in host_ports)
+        options = {"network_mode": "host"}
     client = docker.from_env()
     container = client.containers.run(
         IMAGE,
         detach=True,
         name=f"mpws-test-{uuid.uuid4().hex[:8]}",
-        ports={"80/tcp": ("127.0.0.1", None), "443/tcp": ("127.0.0.1", None)},
         volumes=volumes,
-        environment=env or {},
+        environment=env,
         labels={"mod_pywebsocket.test": "1"},
+        **options,
     )
     deadline = time.monotonic() + timeout
     while True:
@@ -117,8 +139,14 @@ def start_appliance(
             logs = container.logs().decode("utf-8", "replace")
             container.remove(force=True)
             raise RuntimeError(f"the appliance exited at start:\n{logs}")
-        ports = container.attrs["NetworkSettings"]["Ports"] or {}
-        if ports.get("80/tcp") and _is_serving(_published_port(container, "80/tcp")):
+        if host_network:
+            ports = host_ports if _is_serving(host_ports[0]) else None
+        else:
+            published = container.attrs["NetworkSettings"]["Ports"] or {}
+            ports = None
+            if published.get("80/tcp") and _is_serving(_published_port(container, "80/tcp")):
+                ports = (_published_port(container, "80/tcp"), _published_port(container, "443/tcp"))
+        if ports:
             break
         if time.monotonic() > deadline:
             logs = container.logs().decode("utf-8", "replace")
@@ -126,17 +154,13 @@ def start_appliance(
             raise RuntimeError(f"the appliance did not answer within {timeout}s:\n{logs}")
         time.sleep(0.2)
     if certificate is not None:
-        return Appliance(
-            container, _published_port(container, "80/tcp"), _published_port(container, "443/tcp"), certificate.ca
-        )
+        return Appliance(container, ports[0], ports[1], certificate.ca)
     bits, _ = container.get_archive(CERT_IN_CONTAINER)
     with tarfile.open(fileobj=io.BytesIO(b"".join(bits))) as tar:
         cert = tar.extractfile(tar.getmembers()[0]).read()
     cafile = tmp_dir / f"{container.name}-cert.pem"
     cafile.write_bytes(cert)
-    return Appliance(
-        container, _published_port(container, "80/tcp"), _published_port(container, "443/tcp"), str(cafile)
-    )
+    return Appliance(container, ports[0], ports[1], str(cafile))
 
 
 def _is_serving(port: int) -> bool:

@@ -1,0 +1,216 @@
+/*
+ * Native connection I/O for the mod_python adapter (optional, built in the image).
+ *
+ * mod_python's conn.read()/req.write() create a new bucket brigade in a pool
+ * that lives as long as the connection on every call, so a long-lived
+ * WebSocket grows by tens of bytes per message (study note, P3), and each call
+ * goes through the request's filter chain. Here each connection gets one
+ * input and one output brigade, emptied after every call, so memory stays
+ * flat however many messages pass; the GIL is released while Apache blocks.
+ *
+ * It needs Apache's and APR's symbols, which only the httpd process has, so it
+ * imports only under mod_python; the adapter falls back to mod_python's calls
+ * when it is missing or MOD_PYWEBSOCKET_NO_SPEEDUPS is set.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <apr_buckets.h>
+#include <apr_strings.h>
+#include <httpd.h>
+#include <util_filter.h>
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *owner;          /* the mod_python request object: keeps the request alive */
+    conn_rec *c;
+    apr_bucket_alloc_t *out_alloc; /* writes get their own allocator: a reader thread uses c's */
+    apr_bucket_brigade *in;
+    apr_bucket_brigade *out;
+    int closed;
+    int skip_eos;             /* HTTP/2: the first EOS ends the internal request's body, not the stream */
+} ConnIO;
+
+static PyObject *raise_apr(apr_status_t rv, const char *what) {
+    char buf[120];
+    apr_strerror(rv, buf, sizeof buf);
+    if (APR_STATUS_IS_TIMEUP(rv) || APR_STATUS_IS_ETIMEDOUT(rv))
+        PyErr_Format(PyExc_TimeoutError, "%s: %s", what, buf);
+    else
+        PyErr_Format(PyExc_ConnectionResetError, "%s: %s", what, buf);
+    return NULL;
+}
+
+static int check_open(ConnIO *self) {
+    if (self->closed) {
+        PyErr_SetString(PyExc_ConnectionAbortedError, "I/O after the request ended");
+        return -1;
+    }
+    return 0;
+}
+
+static int connio_init(ConnIO *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"request", "skip_first_eos", NULL};
+    PyObject *req, *capsule;
+    int skip_eos = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|p", kwlist, &req, &skip_eos))
+        return -1;
+    capsule = PyObject_GetAttrString(req, "_request_rec");
+    if (capsule == NULL)
+        return -1;
+    request_rec *r = (request_rec *)PyCapsule_GetPointer(capsule, NULL);
+    Py_DECREF(capsule);
+    if (r == NULL)
+        return -1;
+    Py_INCREF(req);
+    Py_XSETREF(self->owner, req);
+    self->c = r->connection;
+    self->out_alloc = apr_bucket_alloc_create(r->pool);
+    self->in = apr_brigade_create(r->pool, self->c->bucket_alloc);
+    self->out = apr_brigade_create(r->pool, self->out_alloc);
+    self->closed = 0;
+    self->skip_eos = skip_eos;
+    return 0;
+}
+
+/* read(n) -> up to n bytes; b"" at the end of the stream. */
+static PyObject *connio_read(ConnIO *self, PyObject *arg) {
+    Py_ssize_t n = PyLong_AsSsize_t(arg);
+    if (n == -1 && PyErr_Occurred())
+        return NULL;
+    if (check_open(self) < 0)
+        return NULL;
+    if (n <= 0)
+        return PyBytes_FromStringAndSize(NULL, 0);
+
+    PyObject *result = PyBytes_FromStringAndSize(NULL, n);
+    if (result == NULL)
+        return NULL;
+    char *dest = PyBytes_AS_STRING(result);
+    Py_ssize_t got = 0;
+    int eos = 0;
+    apr_status_t rv = APR_SUCCESS;
+
+    Py_BEGIN_ALLOW_THREADS
+    while (got == 0 && !eos && rv == APR_SUCCESS) {
+        rv = ap_get_brigade(self->c->input_filters, self->in, AP_MODE_READBYTES, APR_BLOCK_READ, n);
+        if (rv != APR_SUCCESS)
+            break;
+        for (apr_bucket *b = APR_BRIGADE_FIRST(self->in); b != APR_BRIGADE_SENTINEL(self->in);
+             b = APR_BUCKET_NEXT(b)) {
+            if (APR_BUCKET_IS_EOS(b)) {
+                if (self->skip_eos) {
+                    self->skip_eos = 0;
+                    continue;
+                }
+                eos = 1;
+                break;
+            }
+            if (APR_BUCKET_IS_METADATA(b))
+                continue;
+            const char *data;
+            apr_size_t size;
+            rv = apr_bucket_read(b, &data, &size, APR_BLOCK_READ);
+            if (rv != APR_SUCCESS)
+                break;
+            if ((Py_ssize_t)size > n - got)
+                size = (apr_size_t)(n - got); /* READBYTES never gives more than n */
+            memcpy(dest + got, data, size);
+            got += (Py_ssize_t)size;
+        }
+        apr_brigade_cleanup(self->in);
+    }
+    Py_END_ALLOW_THREADS
+
+    if (got == 0) {
+        Py_DECREF(result);
+        if (eos || APR_STATUS_IS_EOF(rv))
+            return PyBytes_FromStringAndSize(NULL, 0);
+        return raise_apr(rv, "connection read error");
+    }
+    if (got < n && _PyBytes_Resize(&result, got) < 0)
+        return NULL;
+    return result;
+}
+
+/* write(data): the bytes, then a flush, down the connection's output filters. */
+static PyObject *connio_write(ConnIO *self, PyObject *arg) {
+    Py_buffer view;
+    if (check_open(self) < 0)
+        return NULL;
+    if (PyUnicode_Check(arg)) {
+        PyObject *encoded = PyUnicode_AsUTF8String(arg);
+        if (encoded == NULL)
+            return NULL;
+        PyObject *done = connio_write(self, encoded);
+        Py_DECREF(encoded);
+        return done;
+    }
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    apr_status_t rv;
+    conn_rec *c = self->c;
+    Py_BEGIN_ALLOW_THREADS
+    if (view.len > 0)
+        APR_BRIGADE_INSERT_TAIL(self->out, apr_bucket_transient_create(view.buf, view.len, self->out_alloc));
+    APR_BRIGADE_INSERT_TAIL(self->out, apr_bucket_flush_create(self->out_alloc));
+    rv = ap_pass_brigade(c->output_filters, self->out);
+    apr_brigade_cleanup(self->out);
+    if (rv == APR_SUCCESS && c->aborted)
+        rv = APR_ECONNABORTED;
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&view);
+    if (rv != APR_SUCCESS)
+        return raise_apr(rv, "connection write error");
+    Py_RETURN_NONE;
+}
+
+/* close(): stop using the request's pool before Apache clears it. */
+static PyObject *connio_close(ConnIO *self, PyObject *unused) {
+    self->closed = 1;
+    Py_CLEAR(self->owner);
+    Py_RETURN_NONE;
+}
+
+static void connio_dealloc(ConnIO *self) {
+    Py_XDECREF(self->owner);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef connio_methods[] = {
+    {"read", (PyCFunction)connio_read, METH_O, "read(n) -> up to n bytes, b'' at the end of the stream"},
+    {"write", (PyCFunction)connio_write, METH_O, "write(data): send and flush"},
+    {"close", (PyCFunction)connio_close, METH_NOARGS, "release the request"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject ConnIOType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "mod_pywebsocket._apacheio.ConnIO",
+    .tp_basicsize = sizeof(ConnIO),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "One request's connection, read and written through reused brigades.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)connio_init,
+    .tp_dealloc = (destructor)connio_dealloc,
+    .tp_methods = connio_methods,
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_apacheio", "Native connection I/O for the mod_python adapter.", -1, NULL,
+};
+
+PyMODINIT_FUNC PyInit__apacheio(void) {
+    if (PyType_Ready(&ConnIOType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL)
+        return NULL;
+    Py_INCREF(&ConnIOType);
+    if (PyModule_AddObject(m, "ConnIO", (PyObject *)&ConnIOType) < 0) {
+        Py_DECREF(&ConnIOType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,72 @@
+"""The Apache adapter's two I/O paths: the native ``_apacheio`` module and mod_python's calls.
+
+The image builds ``_apacheio``; ``MOD_PYWEBSOCKET_NO_SPEEDUPS=1`` makes the
+adapter fall back to ``conn.read``/``req.write``. Both must behave the same,
+and the native path must not grow a connection's memory per message.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from ..servers import EXAMPLES, start_appliance
+
+pytestmark = pytest.mark.integration
+
+PATHS = {
+    "native": ({}, "connection I/O: native (_apacheio)"),
+    "mod_python": ({"MOD_PYWEBSOCKET_NO_SPEEDUPS": "1"}, "connection I/O: mod_python's conn.read/req.write"),
+}
+
+
+@pytest.fixture(scope="module", params=list(PATHS))
+def appliance(request, tmp_path_factory):
+    env, _ = PATHS[request.param]
+    app = start_appliance(EXAMPLES, tmp_path_factory.mktemp(request.param), {"WS_LOG_LEVEL": "info", **env})
+    app.io_path = request.param
+    yield app
+    app.stop()
+
+
+@pytest.mark.parametrize("scheme", ["ws", "wss"])
+def test_echo_ping_and_close_on_both_io_paths(appliance, scheme):
+    with connect(
+        appliance.url(scheme, "/echo"), ssl=appliance.client_ssl(scheme), compression=None, max_size=None
+    ) as ws:
+        for message in ("hello", b"\x00\xff" * 10, os.urandom(3 << 20), "é" * 100_000):
+            ws.send(message)
+            assert ws.recv(timeout=20) == message
+        ws.ping(b"p").wait(10)
+    with connect(appliance.url(scheme, "/close"), ssl=appliance.client_ssl(scheme), compression=None) as ws:
+        ws.send("4001 bye")
+        with pytest.raises(ConnectionClosed) as info:
+            ws.recv(timeout=10)
+        assert info.value.rcvd is not None and info.value.rcvd.code == 4001
+    _, expected_log = PATHS[appliance.io_path]
+    assert expected_log in appliance.logs()
+
+
+def test_native_io_keeps_a_long_connection_flat(appliance):
+    """mod_python allocates per call in the connection's pool; the native path must not."""
+    if appliance.io_path != "native":
+        pytest.skip("the fallback is known to grow (about 63 bytes per message); the benchmark's (h) shows it")
+
+    def memory() -> int:
+        stats = appliance.container.stats(stream=False)["memory_stats"]
+        return stats["usage"] - stats.get("stats", {}).get("cache", 0)
+
+    with connect(appliance.url("ws", "/echo"), compression=None) as ws:
+        for _ in range(5_000):
+            ws.send("0123456789abcdef")
+            ws.recv(timeout=10)
+        before = memory()
+        for _ in range(60_000):
+            ws.send("0123456789abcdef")
+            ws.recv(timeout=10)
+        grown = memory() - before
+    # mod_python's calls would add about 60,000 x 63 bytes = 3.6 MB here.
+    assert grown < 1_500_000, f"memory grew by {grown:,} bytes over 60,000 echoes"
