@@ -12,6 +12,7 @@ import os
 import socket
 import ssl
 import struct
+import subprocess
 import threading
 import time
 import zlib
@@ -44,6 +45,23 @@ class Target:
     port: int
     tls: ssl.SSLContext | None = None
     path: str = "/echo"
+    cafile: str | None = None  # for the C client, with ``tls``
+
+
+# The C client (rtclient.c) for the latency-bound measurements; set by bench.run once built.
+C_CLIENT: str | None = None
+
+
+def _c_client(mode: str, target: Target, seconds: float) -> float:
+    """Run rtclient: ``rt`` (16-byte round trips) or ``hs`` (handshakes); return runs per second."""
+    command = [C_CLIENT, mode, target.host, str(target.port), target.path, str(seconds)]
+    if target.tls is not None:
+        command.append(target.cafile)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
+    if done.returncode != 0:
+        raise ConnectionError(done.stderr.strip() or f"rtclient exited {done.returncode}")
+    count, elapsed = done.stdout.split()
+    return int(count) / float(elapsed)
 
 
 class Connection:
@@ -119,6 +137,8 @@ def _timed(seconds: float, max_count: int, step) -> float:
 
 def round_trips(target: Target, seconds: float = 1.5) -> float:
     """(a) 16-byte text echo round trips per second on one connection."""
+    if C_CLIENT:
+        return _c_client("rt", target, seconds)
     conn = Connection(target)
     frame = mask_frame(0x1, b"0123456789abcdef")
 
@@ -163,6 +183,8 @@ def throughput(target: Target, seconds: float = 1.5, deflate: bool = False) -> f
 
 def handshakes(target: Target, seconds: float = 1.5) -> float:
     """(c) sequential open + close handshakes per second."""
+    if C_CLIENT:
+        return _c_client("hs", target, seconds)
 
     def step() -> None:
         Connection(target).close()
@@ -215,3 +237,32 @@ def hold_idle(target: Target, limit: int = 2000, seconds: float = 90.0, handshak
     finally:
         for conn in conns:
             conn.sock.close()
+
+
+def memory_growth(target: Target, memory, messages: int = 1_000_000, seconds: float = 300.0, progress=None) -> float:
+    """(h) how much the server's memory grows over ``messages`` 16-byte echoes on one connection, in KiB.
+
+    One message in flight at a time, so that every message costs the server a
+    read and a write call (where mod_python would allocate). Stops early at
+    ``seconds``; the figure is then scaled to ``messages``.
+    """
+    conn = Connection(target)
+    frame = mask_frame(0x1, b"0123456789abcdef")
+    try:
+        for _ in range(10_000):  # warm-up: caches, arenas, first allocations
+            conn.send(frame)
+            conn.recv_frame()
+        before = memory()
+        deadline = time.monotonic() + seconds
+        done = 0
+        while done < messages and time.monotonic() < deadline:
+            for _ in range(10_000):
+                conn.send(frame)
+                conn.recv_frame()
+            done += 10_000
+            if progress and done % 200_000 == 0:
+                progress(done)
+        after = memory()
+    finally:
+        conn.close()
+    return (after - before) / 1024 * messages / max(done, 1)

@@ -26,7 +26,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from tests.servers import EXAMPLES, ROOT, make_test_pki, start_appliance, start_standalone, wait_for_port
+from tests.servers import EXAMPLES, ROOT, free_port, make_test_pki, start_appliance, start_standalone, wait_for_port
 
 from . import client
 from .client import Target
@@ -45,6 +45,7 @@ METRICS = {
     "f1": ("idle connections held (max 2000)", "higher"),
     "f2": ("server memory per connection, KiB", "lower"),
     "g": ("1 MiB compressible, permessage-deflate, MiB/s", "higher"),
+    "h": ("memory growth, 1,000,000 echoes on 1 conn, KiB", "lower"),
 }
 
 
@@ -55,7 +56,7 @@ class Running:
         self.name = name
         self.ws = Target("127.0.0.1", ws_port)
         context = ssl.create_default_context(cafile=cafile) if cafile else None
-        self.wss = Target("127.0.0.1", wss_port, context) if wss_port else None
+        self.wss = Target("127.0.0.1", wss_port, context, cafile=cafile) if wss_port else None
         self.memory = memory  # () -> bytes in use by the server
         self.stop = stop
 
@@ -106,19 +107,13 @@ def _wait_listening(port: int, process, log: Path, timeout: float = 30.0) -> Non
     raise RuntimeError(f"nothing listens on {port}:\n{log.read_text(errors='replace')}")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_all(tmp: Path, reference_python: str) -> dict[str, Running]:
     pki = make_test_pki(tmp / "pki")
     running: dict[str, Running] = {}
 
     # Room for (f)'s 2000 idle connections: both servers default to 1024 at once.
-    capacity = {"WS_THREADS": "2048"}
-    app = start_appliance(EXAMPLES, tmp, capacity, certificate=pki)
+    capacity = {"WS_THREADS": "2048", "WS_LOG_LEVEL": "warn"}  # every server at its default log level
+    app = start_appliance(EXAMPLES, tmp, capacity, certificate=pki, host_network=True)
 
     def container_memory() -> int:
         stats = app.container.stats(stream=False)["memory_stats"]
@@ -133,7 +128,7 @@ def start_all(tmp: Path, reference_python: str) -> dict[str, Running]:
 
     pw3 = []
     for extra in ([], ["-t", "-k", pki.key, "-c", pki.cert]):
-        port = _free_port()
+        port = free_port()
         command = [reference_python, "-m", "pywebsocket3.standalone", "-H", "127.0.0.1", "-p", str(port)]
         command += ["-w", str(EXAMPLES), "-d", str(EXAMPLES), *extra]
         pw3.append(_spawn(command, tmp / f"pw3-{port}.log", port))
@@ -154,6 +149,8 @@ def start_all(tmp: Path, reference_python: str) -> dict[str, Running]:
 
     binary = tmp / "rawecho"
     subprocess.run(["cc", "-O2", "-pthread", "-o", str(binary), str(BENCH / "rawecho.c"), "-lcrypto"], check=True)
+    client.C_CLIENT = str(tmp / "rtclient")
+    subprocess.run(["cc", "-O2", "-o", client.C_CLIENT, str(BENCH / "rtclient.c"), "-lssl", "-lcrypto"], check=True)
     raw = _spawn([str(binary), "0"], tmp / "rawecho.log")
     running["raw-c"] = Running("raw-c", raw[1], None, None, lambda: _rss(raw[0].pid), raw[2])
     return running
@@ -250,10 +247,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=1.5, help="length of each timed measurement")
-    parser.add_argument("--only", help="comma-separated metrics (a,b,c,d,e1,e2,f,g)")
+    parser.add_argument("--only", help="comma-separated metrics (a,b,c,d,e1,e2,f,g,h)")
+    parser.add_argument("--messages", type=int, default=1_000_000, help="echoes for (h), on our two servers")
     parser.add_argument("--reference-python", default=sys.executable, help="a Python with pywebsocket3 installed")
     args = parser.parse_args(argv)
-    metrics = args.only.split(",") if args.only else ["a", "b", "c", "d", "e1", "e2", "f", "g"]
+    metrics = args.only.split(",") if args.only else ["a", "b", "c", "d", "e1", "e2", "f", "g", "h"]
 
     tmp = Path(tempfile.mkdtemp(prefix="mpws-bench-"))
     started = time.monotonic()
@@ -262,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     raw: dict[str, dict[str, list[float]]] = {m: {n: [] for n in SERVERS} for m in METRICS}
     try:
         for round_number in range(1, args.rounds + 1):
-            for metric in [m for m in metrics if m != "f"]:
+            for metric in [m for m in metrics if m not in ("f", "h")]:
                 for name in SERVERS:
                     try:
                         value = measure(metric, running[name], args.seconds)
@@ -279,6 +277,17 @@ def main(argv: list[str] | None = None) -> int:
                 raw["f1"][name].append(held)
                 raw["f2"][name].append(per_connection)
                 print(f"f {name}: {held} held, {per_connection:.0f} KiB each", flush=True)
+        if "h" in metrics:
+            for name in OURS:  # the question is whether ours leak per call; once is enough
+                server = running[name]
+                growth = client.memory_growth(
+                    server.ws,
+                    server.memory,
+                    args.messages,
+                    progress=lambda n, name=name: print(f"h {name}: {n:,} echoes", flush=True),
+                )
+                raw["h"][name].append(growth)
+                print(f"h {name}: {growth:,.0f} KiB over {args.messages:,} echoes", flush=True)
     finally:
         for server in running.values():
             server.stop()
