@@ -33,6 +33,8 @@ export WS_SERVER_NAME=${WS_SERVER_NAME:-localhost}
 export WS_TLS_DIR=${WS_TLS_DIR:-/etc/mod_pywebsocket/tls}
 export WS_RUN_DIR=${WS_RUN_DIR:-/run/mod_pywebsocket}
 export WS_STOP_TIMEOUT=${WS_STOP_TIMEOUT:-8}
+export WS_HEADER_TIMEOUT=${WS_HEADER_TIMEOUT:-20}
+export WS_ALLOWED_ORIGINS=${WS_ALLOWED_ORIGINS:-}
 export WS_LISTEN_HTTP=${WS_LISTEN_HTTP:-80}
 export WS_LISTEN_HTTPS=${WS_LISTEN_HTTPS:-443}
 
@@ -66,6 +68,7 @@ is_uint "$WS_MAX_MESSAGE_SIZE" || die "WS_MAX_MESSAGE_SIZE must be a positive nu
 is_uint "$WS_TIMEOUT" || die "WS_TIMEOUT must be a positive number of seconds, not '$WS_TIMEOUT'"
 is_uint "$WS_PROCESSES" || die "WS_PROCESSES must be a positive number, not '$WS_PROCESSES'"
 is_uint "$WS_THREADS" || die "WS_THREADS must be a positive number, not '$WS_THREADS'"
+is_uint "$WS_HEADER_TIMEOUT" || die "WS_HEADER_TIMEOUT must be a positive number of seconds, not '$WS_HEADER_TIMEOUT'"
 is_uint "$WS_STOP_TIMEOUT" || die "WS_STOP_TIMEOUT must be a positive number of seconds, not '$WS_STOP_TIMEOUT'"
 for listen in "$WS_LISTEN_HTTP" "$WS_LISTEN_HTTPS"; do
     is_uint "${listen##*:}" || die "WS_LISTEN_HTTP(S) must be a port or address:port, not '$listen'"

@@ -9,6 +9,8 @@ Options (``PythonOption``, at server, vhost or location level)::
     mod_pywebsocket.allow_handlers_outside_root_dir  On|Off (default Off)
     mod_pywebsocket.max_message_size                 bytes (default 64 MiB), answered with close 1009
     mod_pywebsocket.log_level                        debug|info|warn|error (default warn)
+    mod_pywebsocket.allowed_origins                  origins allowed to connect, space- or comma-separated
+                                                     (default: any); others get 403
     mod_pywebsocket.shutdown_file                    when this file appears, open WebSockets are
                                                      closed with 1001 (the image's entrypoint creates
                                                      it on SIGTERM, before Apache's graceful stop)
@@ -29,9 +31,10 @@ import time
 
 from mod_python import apache  # type: ignore[import-not-found]
 
-from . import session, sessions
+from . import common, session, sessions
 from .dispatch import Dispatcher, DispatchException
 from .errors import AbortedByUserException
+from .handshake import parse_allowed_origins
 from .handshake.base import is_websocket_upgrade
 from .logutil import parse_log_level
 from .request import WebSocketRequest
@@ -163,6 +166,7 @@ _OPTION_NAMES = (
     "max_message_size",
     "log_level",
     "shutdown_file",
+    "allowed_origins",
 )
 _dispatchers: dict[tuple, tuple[Dispatcher, StreamOptions]] = {}
 _dispatchers_lock = threading.Lock()
@@ -189,14 +193,17 @@ def _configure(options) -> tuple[Dispatcher, StreamOptions]:
         found = _dispatchers.get(key)
         if found is not None:
             return found
-        root, scan, allow, max_size, level, shutdown_file = key
+        root, scan, allow, max_size, level, shutdown_file, origins = key
         if level:
             _log.setLevel(parse_log_level(level))
         if not root:
             raise ValueError("PythonOption mod_pywebsocket.handler_root is not set")
         allow_outside = _parse_bool("allow_handlers_outside_root_dir", allow, False)
         dispatcher = Dispatcher(root, scan or None, allow_outside)
-        stream_options = StreamOptions(max_message_size=int(max_size) if max_size else DEFAULT_MAX_MESSAGE_SIZE)
+        stream_options = StreamOptions(
+            max_message_size=int(max_size) if max_size else DEFAULT_MAX_MESSAGE_SIZE,
+            allowed_origins=parse_allowed_origins(origins),
+        )
         if shutdown_file:
             _watch_shutdown_file(shutdown_file)
         _dispatchers[key] = (dispatcher, stream_options)
@@ -233,15 +240,29 @@ def _finish(req) -> int:
     return apache.DONE
 
 
+def _plain_request(req, dispatcher: Dispatcher) -> int:
+    """A request without ``Upgrade: websocket``: 426 on a handler's resource, else Apache's own answer."""
+    try:
+        suite = dispatcher.get_handler_suite(req.unparsed_uri)
+    except DispatchException:
+        suite = None
+    if suite is None:
+        return apache.DECLINED
+    req.err_headers_out["Upgrade"] = "websocket"
+    req.err_headers_out[common.SEC_WEBSOCKET_VERSION_HEADER] = "13"
+    return common.HTTP_STATUS_UPGRADE_REQUIRED
+
+
 def headerparserhandler(req) -> int:
     """mod_python entry: serve a WebSocket upgrade, decline any other request."""
-    if not is_websocket_upgrade(req.headers_in):
-        return apache.DECLINED
+    upgrade = is_websocket_upgrade(req.headers_in)
     try:
         dispatcher, stream_options = _configure(req.get_options())
     except Exception as e:
         _log.error("configuration error: %s", e)
-        return apache.HTTP_INTERNAL_SERVER_ERROR
+        return apache.HTTP_INTERNAL_SERVER_ERROR if upgrade else apache.DECLINED
+    if not upgrade:
+        return _plain_request(req, dispatcher)
 
     connection = ApacheConnection(req)
     try:

@@ -24,6 +24,7 @@ from urllib.parse import unquote, urlsplit
 from . import session, sessions
 from .dispatch import Dispatcher, DispatchException
 from .errors import AbortedByUserException
+from .handshake import parse_allowed_origins
 from .handshake.base import is_websocket_upgrade
 from .http import HttpError, error_response, format_response, read_request_head
 from .request import WebSocketRequest
@@ -33,6 +34,8 @@ from .workers import WorkerPool
 _log = logging.getLogger("mod_pywebsocket.server")
 _access = logging.getLogger("mod_pywebsocket.access")
 
+# The same TLS 1.2 suites as the appliance's SSLCipherSuite: forward secrecy and AEAD only.
+TLS12_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:!aNULL:!MD5:!SHA1"
 HEAD_TIMEOUT = 20.0  # seconds for the TLS handshake plus the request head (slow clients are dropped)
 
 
@@ -137,8 +140,12 @@ class WebSocketServer:
         if opt("websock_handlers_map_file"):
             self._load_aliases(opt("websock_handlers_map_file"))
         self._document_root = os.path.realpath(opt("document_root", "."))
-        self._stream_options = StreamOptions(max_message_size=opt("max_message_size", DEFAULT_MAX_MESSAGE_SIZE))
+        self._stream_options = StreamOptions(
+            max_message_size=opt("max_message_size", DEFAULT_MAX_MESSAGE_SIZE),
+            allowed_origins=parse_allowed_origins(opt("allowed_origins")),
+        )
         self._timeout = float(opt("timeout", 60))
+        self._header_timeout = float(opt("header_timeout", HEAD_TIMEOUT))
         credential = opt("basic_auth_credential", "test:test")
         self._basic_auth = (
             b"Basic " + base64.b64encode(credential.encode("utf-8")) if opt("use_basic_auth", False) else None
@@ -161,6 +168,7 @@ class WebSocketServer:
         o = self._options
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.set_ciphers(TLS12_CIPHERS)  # TLS 1.3's suites are all modern
         context.load_cert_chain(o.certificate, o.private_key)
         # TLS 1.3 tickets arriving after the handshake make threaded clients lose requests.
         context.num_tickets = 0
@@ -252,10 +260,11 @@ class WebSocketServer:
             # Frames go out whole: without this, Nagle's algorithm holds a frame's last
             # segment back until the peer's delayed ACK (tens of ms per message).
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            sock.settimeout(HEAD_TIMEOUT)
+            deadline = time.monotonic() + self._header_timeout
+            sock.settimeout(self._header_timeout)
             if self._tls is not None:
                 sock = self._tls.wrap_socket(sock, server_side=True)
-            self._serve_request(sock, addr)
+            self._serve_request(sock, addr, deadline)
         except (OSError, ssl.SSLError, ConnectionError) as e:
             _log.debug("connection from %s ended: %s", addr[0], e)
         except Exception:
@@ -264,10 +273,18 @@ class WebSocketServer:
             _lingering_close(sock)
             self._slots.release()
 
-    def _serve_request(self, sock: socket.socket, addr) -> None:
+    def _serve_request(self, sock: socket.socket, addr, deadline: float) -> None:
         started = time.monotonic()
+
+        def recv(size: int) -> bytes:  # the whole head by the deadline, however slowly it trickles
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("request head not complete in time")
+            sock.settimeout(left)
+            return sock.recv(size)
+
         try:
-            head, leftover = read_request_head(sock.recv)
+            head, leftover = read_request_head(recv)
         except HttpError as e:
             sock.sendall(error_response(e.status, str(e)))
             self._log_access(addr, "-", e.status, started)
@@ -290,9 +307,19 @@ class WebSocketServer:
         status = None
         if is_websocket_upgrade(head.headers):
             status = self._serve_websocket(sock, addr, head, leftover)
+        elif self._is_handler(head.target):
+            status = 426
+            headers = [("Upgrade", "websocket"), ("Sec-WebSocket-Version", "13")]
+            sock.sendall(error_response(status, "this resource is a WebSocket handler", headers))
         if status is None:
             status = self._serve_file(sock, head)
         self._log_access(addr, request_line, status, started)
+
+    def _is_handler(self, target: str) -> bool:
+        try:
+            return self._dispatcher.get_handler_suite(target) is not None
+        except DispatchException:
+            return False
 
     def _serve_websocket(self, sock: socket.socket, addr, head, leftover: bytes) -> int | None:
         """Handshake and run the handler; None when no handler serves the resource."""

@@ -137,6 +137,19 @@ def _build_parser() -> argparse.ArgumentParser:
         help="connections served at once; more wait in the backlog (default 1024)",
     )
     add(
+        "--header-timeout",
+        dest="header_timeout",
+        type=float,
+        default=20.0,
+        help="seconds a client gets for the TLS handshake and the whole request head (default 20)",
+    )
+    add(
+        "--allowed-origins",
+        dest="allowed_origins",
+        default="",
+        help="origins allowed to open WebSockets, comma-separated (default: any); others get 403",
+    )
+    add(
         "--timeout",
         dest="timeout",
         type=float,

@@ -79,6 +79,9 @@ class StreamOptions:
     unmask_receive: bool = True
     mask_send: bool = False
     encode_text_message_to_utf8: bool = True
+    # Server policy the handshake applies: Origins allowed to connect (None: any).
+    # Clients that send no Origin (non-browsers) are not affected.
+    allowed_origins: frozenset[str] | None = None
     # Kept so code that fills them in still runs; this server has no frame filters.
     outgoing_frame_filters: list = field(default_factory=list)
     incoming_frame_filters: list = field(default_factory=list)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import os
 import re
 import signal
@@ -19,7 +18,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import tarfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -107,6 +105,7 @@ def start_appliance(
     timeout: float = 60.0,
     certificate: Pki | None = None,
     host_network: bool = False,
+    docker_options: dict | None = None,
 ) -> Appliance:
     """Run the image; with ``certificate`` its cert.pem/key.pem are mounted, else it makes its own.
 
@@ -122,6 +121,7 @@ def start_appliance(
         host_ports = (free_port(), free_port())
         env["WS_LISTEN_HTTP"], env["WS_LISTEN_HTTPS"] = (f"127.0.0.1:{p}" for p in host_ports)
         options = {"network_mode": "host"}
+    options.update(docker_options or {})
     client = docker.from_env()
     container = client.containers.run(
         IMAGE,
@@ -155,9 +155,10 @@ def start_appliance(
         time.sleep(0.2)
     if certificate is not None:
         return Appliance(container, ports[0], ports[1], certificate.ca)
-    bits, _ = container.get_archive(CERT_IN_CONTAINER)
-    with tarfile.open(fileobj=io.BytesIO(b"".join(bits))) as tar:
-        cert = tar.extractfile(tar.getmembers()[0]).read()
+    # Read through the container (not its filesystem layers): the run directory may be a tmpfs.
+    exit_code, cert = container.exec_run(["cat", CERT_IN_CONTAINER])
+    if exit_code != 0:
+        raise RuntimeError(f"no certificate at {CERT_IN_CONTAINER}: {cert.decode('utf-8', 'replace')}")
     cafile = tmp_dir / f"{container.name}-cert.pem"
     cafile.write_bytes(cert)
     return Appliance(container, ports[0], ports[1], str(cafile))
@@ -242,6 +243,10 @@ def standalone_flags(handlers: Path, env: dict[str, str]) -> list[str]:
             flags += ["--timeout", value]
         elif name == "WS_LOG_LEVEL":
             flags += ["--log-level", value]
+        elif name == "WS_HEADER_TIMEOUT":
+            flags += ["--header-timeout", value]
+        elif name == "WS_ALLOWED_ORIGINS":
+            flags += ["--allowed-origins", value]
         elif name == "WS_THREADS":  # a thread per connection in both servers
             flags += ["--max-connections", value]
         else:

@@ -20,6 +20,8 @@ __all__ = [
     "HandshakeException",
     "VersionException",
     "do_handshake",
+    "normalize_origin",
+    "parse_allowed_origins",
 ]
 
 _log = logging.getLogger("mod_pywebsocket.handshake")
@@ -46,6 +48,10 @@ def do_handshake(request, dispatcher, allowDraft75: bool = False, strict: bool =
     ]
     request.extra_headers = []
     request._accept = compute_accept(client.key.encode("ascii"))
+    options = getattr(request, "_stream_options", None) or StreamOptions()
+    if options.allowed_origins is not None and client.origin is not None:
+        if normalize_origin(client.origin) not in options.allowed_origins:
+            raise HandshakeException(f"origin {client.origin!r} is not allowed", common.HTTP_STATUS_FORBIDDEN)
 
     try:
         dispatcher.do_extra_handshake(request)
@@ -55,7 +61,6 @@ def do_handshake(request, dispatcher, allowDraft75: bool = False, strict: bool =
         raise HandshakeException(f"handler rejected the handshake: {e!r}", common.HTTP_STATUS_FORBIDDEN) from e
 
     check_selected_protocol(request.ws_requested_protocols, request.ws_protocol)
-    options = getattr(request, "_stream_options", None) or StreamOptions()
     request.ws_extensions, deflate = negotiate(request.ws_extension_processors or [])
     request.ws_stream = Stream(request, options, deflate)
     extensions = common.format_extensions(request.ws_extensions) if request.ws_extensions else None
@@ -67,6 +72,17 @@ def do_handshake(request, dispatcher, allowDraft75: bool = False, strict: bool =
         f", {extensions}" if extensions else "",
         _peer(request),
     )
+
+
+def normalize_origin(origin: str) -> str:
+    """Origins compare case-insensitively and without a trailing slash."""
+    return origin.strip().rstrip("/").lower()
+
+
+def parse_allowed_origins(value: str | None) -> frozenset[str] | None:
+    """``"https://a.test, http://b.test:8000"`` -> a set for StreamOptions; empty -> None (any)."""
+    origins = frozenset(normalize_origin(o) for o in (value or "").replace(",", " ").split())
+    return origins or None
 
 
 def _peer(request) -> str:

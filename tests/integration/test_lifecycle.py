@@ -7,7 +7,7 @@ import time
 
 import docker
 import pytest
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.sync.client import connect
 
 from ..servers import EXAMPLES, IMAGE, start_appliance, start_server
@@ -135,3 +135,43 @@ def test_workers_run_as_www_data(tmp_path):
         assert users.count("www-data") >= 1 and set(users) == {"root", "www-data"}
     finally:
         app.container.remove(force=True)
+
+
+def test_read_only_root_filesystem(tmp_path):
+    """Only the run directory and /tmp need to be writable (tmpfs)."""
+    app = start_appliance(
+        EXAMPLES,
+        tmp_path,
+        docker_options={"read_only": True, "tmpfs": {"/run/mod_pywebsocket": "", "/tmp": ""}},
+    )
+    try:
+        for scheme in ("ws", "wss"):
+            with connect(app.url(scheme, "/echo"), ssl=app.client_ssl(scheme)) as ws:
+                ws.send("read-only")
+                assert ws.recv(timeout=10) == "read-only"
+    finally:
+        app.stop()
+
+
+def test_a_restarted_container_serves_again(tmp_path):
+    app = start_appliance(EXAMPLES, tmp_path)
+    try:
+        with connect(app.url("ws", "/echo")) as ws:
+            ws.send("before")
+            assert ws.recv(timeout=10) == "before"
+        app.container.restart(timeout=20)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                app.container.reload()  # a restart may publish the port anew
+                port = app.container.attrs["NetworkSettings"]["Ports"]["80/tcp"][0]["HostPort"]
+                with connect(f"ws://127.0.0.1:{port}/echo", open_timeout=5) as ws:
+                    ws.send("after")
+                    assert ws.recv(timeout=10) == "after"
+                break
+            except (OSError, TimeoutError, KeyError, TypeError, WebSocketException):  # still starting
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+    finally:
+        app.stop()

@@ -226,8 +226,10 @@ def test_static_page_and_plain_http(examples, scheme_http):
     assert response.status_code == 200
     assert "mod_pywebsocket console" in response.text
     assert response.headers["Server"] == ("Apache" if examples.kind == "apache" else f"mod_pywebsocket/{__version__}")
-    # A plain GET on a handler resource is not a WebSocket request: Apache answers it.
-    assert requests.get(examples.url(scheme_http, "/echo"), verify=verify, timeout=10).status_code == 404
+    # A plain GET on a handler resource is not a WebSocket request: 426, and how to upgrade.
+    plain = requests.get(examples.url(scheme_http, "/echo"), verify=verify, timeout=10)
+    assert plain.status_code == 426
+    assert plain.headers["Upgrade"] == "websocket"
     # Handler sources are not served.
     assert requests.get(examples.url(scheme_http, "/echo_wsh.py"), verify=verify, timeout=10).status_code == 403
 
