@@ -9,6 +9,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 FUZZ_SECONDS ?= 60
+SOAK_SECONDS ?= 180
 FUZZ_TARGETS := frames handshake extensions
 NO_DEFLATE_CASES := $(foreach s,1 2 3 4 5 6 7 9 10,--case '$(s).*')
 # `docker compose` (v2) where it exists, else `docker-compose` (v1).
@@ -69,6 +70,9 @@ fuzz: $(VENV)/.installed ## atheris on the frame, handshake and extension parser
 	@mkdir -p reports/fuzz; for t in $(FUZZ_TARGETS); do echo "fuzzing $$t for $(FUZZ_SECONDS)s"; \
 	  $(PY) -m tests.fuzz.run $$t $(FUZZ_SECONDS) > reports/fuzz/$$t.log 2>&1 || { tail -40 reports/fuzz/$$t.log; exit 1; }; \
 	  grep -h '^stat::number_of_executed_units\|^stat::new_units_added' reports/fuzz/$$t.log; done
+
+soak: $(VENV)/.installed image ## both servers under mixed load for SOAK_SECONDS (default 180) each; fails on any lost echo
+	MPWS_IMAGE=$(IMAGE) $(PY) -m tests.soak --seconds $(SOAK_SECONDS)
 
 bench: $(VENV)/.installed image ## speed against pywebsocket3, websockets and a C echo (table + reports/bench/*.json)
 	$(PY) -m pip install -q -r bench/requirements.txt

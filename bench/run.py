@@ -3,10 +3,12 @@
 Servers, all on 127.0.0.1: the Apache appliance (container), our standalone
 server, pywebsocket3 4.0.2, the ``websockets`` library's echo server, and a
 minimal C echo (``rawecho.c``) as the ceiling that shows what the client can
-drive. Each round measures every server in turn, so a noisy neighbour hits all
-of them alike; the table shows medians, min-max and our ratios to theirs.
+drive. Round trips and handshakes use the C client (``rtclient.c``), the rest
+the Python client in ``client.py``. Each round measures every server in turn,
+so a noisy neighbour hits all of them alike; the table shows medians, min-max
+and our ratios to theirs. (h) runs once, on our two servers.
 
-    python -m bench.run [--rounds 3] [--seconds 1.5] [--only a,b,...]
+    python -m bench.run [--rounds 3] [--seconds 1.5] [--only a,b,...] [--messages N]
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ and ends by checking that the server still echoes for a well-behaved client.
 
 from __future__ import annotations
 
+import os
 import socket
 import ssl
 import threading
@@ -380,3 +381,21 @@ def test_many_threads_hammering_bad_and_good_requests(server):
     for t in threads:
         t.join(120)
     assert not failures, failures[0]
+
+
+@pytest.mark.parametrize("kind", ["apache", "standalone"])
+def test_a_handler_symlink_leaving_the_root_is_refused(tmp_path, kind):
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    (root / "echo_wsh.py").write_text((TESTBED / "scanned" / "echo_wsh.py").read_text())
+    (outside / "evil_wsh.py").write_text((TESTBED / "scanned" / "echo_wsh.py").read_text())
+    os.symlink("../outside/evil_wsh.py", root / "evil_wsh.py")
+    os.chmod(tmp_path, 0o755)
+    started = start_server(kind, root, tmp_path, {"WS_LOG_LEVEL": "info"})
+    try:
+        assert raw_exchange(started, "ws", build_request("/evil")).status == 404
+        assert raw_exchange(started, "ws", build_request("/echo")).status == 101
+        assert "evil_wsh.py: skipped, its real path is outside the handler root" in started.logs()
+    finally:
+        started.stop()
