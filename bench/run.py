@@ -41,6 +41,7 @@ METRICS = {
     "a": ("16 B text echo, round trips/s (ws)", "higher"),
     "b": ("1 MiB binary echo, MiB/s (ws)", "higher"),
     "c": ("open+close handshakes/s (ws)", "higher"),
+    "c2": ("(c) with handler reload off", "higher"),
     "d": ("100 conns x 100 echoes, seconds", "lower"),
     "e1": ("16 B text echo, round trips/s (wss)", "higher"),
     "e2": ("1 MiB binary echo, MiB/s (wss)", "higher"),
@@ -124,6 +125,13 @@ def start_all(tmp: Path, reference_python: str) -> dict[str, Running]:
     running["apache"] = Running("apache", app.http_port, app.https_port, pki.ca, container_memory, app.stop)
 
     ours = start_standalone(EXAMPLES, tmp, capacity, certificate=pki)
+    # (c2): the same servers with handler reload off, to show what its stat() per handshake costs.
+    off = {**capacity, "WS_HANDLER_RELOAD": "off"}
+    app_off = start_appliance(EXAMPLES, tmp, off, certificate=pki, host_network=True)
+    running["apache-noreload"] = Running("apache", app_off.http_port, None, None, lambda: 0, app_off.stop)
+    ours_off = start_standalone(EXAMPLES, tmp, off, certificate=pki)
+    running["standalone-noreload"] = Running("standalone", ours_off.http_port, None, None, lambda: 0, ours_off.stop)
+
     running["standalone"] = Running(
         "standalone", ours.http_port, ours.https_port, pki.ca, lambda: _rss(ours.processes[0].pid), ours.stop
     )
@@ -163,7 +171,7 @@ def measure(metric: str, server: Running, seconds: float) -> float:
         return client.round_trips(server.ws, seconds)
     if metric == "b":
         return client.throughput(server.ws, seconds)
-    if metric == "c":
+    if metric in ("c", "c2"):
         return client.handshakes(server.ws, seconds)
     if metric == "d":
         return client.many_clients(server.ws)
@@ -249,11 +257,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=1.5, help="length of each timed measurement")
-    parser.add_argument("--only", help="comma-separated metrics (a,b,c,d,e1,e2,f,g,h)")
+    parser.add_argument("--only", help="comma-separated metrics (a,b,c,c2,d,e1,e2,f,g,h)")
     parser.add_argument("--messages", type=int, default=1_000_000, help="echoes for (h), on our two servers")
     parser.add_argument("--reference-python", default=sys.executable, help="a Python with pywebsocket3 installed")
     args = parser.parse_args(argv)
-    metrics = args.only.split(",") if args.only else ["a", "b", "c", "d", "e1", "e2", "f", "g", "h"]
+    metrics = args.only.split(",") if args.only else ["a", "b", "c", "c2", "d", "e1", "e2", "f", "g", "h"]
 
     tmp = Path(tempfile.mkdtemp(prefix="mpws-bench-"))
     started = time.monotonic()
@@ -264,8 +272,12 @@ def main(argv: list[str] | None = None) -> int:
         for round_number in range(1, args.rounds + 1):
             for metric in [m for m in metrics if m not in ("f", "h")]:
                 for name in SERVERS:
+                    server = running.get(f"{name}-noreload") if metric == "c2" else running[name]
+                    if server is None:
+                        raw[metric][name].append(math.nan)
+                        continue
                     try:
-                        value = measure(metric, running[name], args.seconds)
+                        value = measure(metric, server, args.seconds)
                     except Exception as e:  # noqa: BLE001 - a failing server is reported, the rest go on
                         print(f"  {metric} {name}: failed: {e!r}", flush=True)
                         value = math.nan

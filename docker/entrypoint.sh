@@ -35,6 +35,7 @@ export WS_RUN_DIR=${WS_RUN_DIR:-/run/mod_pywebsocket}
 export WS_STOP_TIMEOUT=${WS_STOP_TIMEOUT:-8}
 export WS_HEADER_TIMEOUT=${WS_HEADER_TIMEOUT:-20}
 export WS_ALLOWED_ORIGINS=${WS_ALLOWED_ORIGINS:-}
+export WS_HANDLER_RELOAD=${WS_HANDLER_RELOAD:-on}
 export WS_LISTEN_HTTP=${WS_LISTEN_HTTP:-80}
 export WS_LISTEN_HTTPS=${WS_LISTEN_HTTPS:-443}
 
@@ -57,6 +58,10 @@ export WS_TLS_SESSION_TICKETS=${WS_TLS_SESSION_TICKETS:-off}
 case "${WS_TLS_SESSION_TICKETS,,}" in
     on|off) WS_TLS_SESSION_TICKETS=${WS_TLS_SESSION_TICKETS,,} ;;
     *) die "WS_TLS_SESSION_TICKETS must be on or off, not '$WS_TLS_SESSION_TICKETS'" ;;
+esac
+case "${WS_HANDLER_RELOAD,,}" in
+    on|off) WS_HANDLER_RELOAD=${WS_HANDLER_RELOAD,,} ;;
+    *) die "WS_HANDLER_RELOAD must be on or off, not '$WS_HANDLER_RELOAD'" ;;
 esac
 case "${WS_ALLOW_HANDLERS_OUTSIDE_ROOT,,}" in
     on|off|yes|no|true|false|1|0) ;;

@@ -1,18 +1,14 @@
-"""Find handler files, load them, and run their hooks with pywebsocket's contract.
+"""Map resources to handler suites and run the handlers' hooks with pywebsocket's contract.
 
-Resource ``/a/b`` is served by ``<root>/a/b_wsh.py``. Only files found by
-walking ``scan_dir`` (default: the root) are ever loaded, so a request path is
-looked up in a table and never joined onto the file system: ``..``, encoded
-dots or odd separators can only miss. A handler whose real path leaves the root
-(a symlink) is skipped unless ``allow_handlers_outside_root_dir`` is set.
+Finding, loading and reloading the files is ``handler_files``'s job; this
+module answers which suite serves a request and runs its hooks, turning their
+failures into the right close code.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
 from urllib.parse import unquote
 
 from . import common
@@ -24,53 +20,20 @@ from .errors import (
     InvalidUTF8Exception,
     UnsupportedFrameException,
 )
+from .handler_files import HANDLER_SUFFIX, HandlerSuite, HandlerTable, is_within, load_handler_file
 from .stream import default_passive_closing_handshake
 
-__all__ = ["DispatchException", "Dispatcher", "HandlerSuite"]
+__all__ = ["DispatchException", "Dispatcher", "HandlerSuite", "HANDLER_SUFFIX", "load_handler_file"]
 
 _log = logging.getLogger("mod_pywebsocket.dispatch")
 
-HANDLER_SUFFIX = "_wsh.py"
-_DO_EXTRA_HANDSHAKE = "web_socket_do_extra_handshake"
-_TRANSFER_DATA = "web_socket_transfer_data"
-_PASSIVE_CLOSING_HANDSHAKE = "web_socket_passive_closing_handshake"
-
-
-@dataclass(frozen=True)
-class HandlerSuite:
-    do_extra_handshake: Callable | None
-    transfer_data: Callable
-    passive_closing_handshake: Callable | None
-    path: str = ""
-
-
-def _is_within(path: str, directory: str) -> bool:
-    return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
-
-
-def load_handler_file(path: str, encoding: str | None = None) -> HandlerSuite:
-    """Execute one handler file in a fresh namespace; raise DispatchException if unusable."""
-    try:
-        with open(path, encoding=encoding or "utf-8") as f:
-            source = f.read()
-        code = compile(source, path, "exec")
-        namespace: dict = {"__name__": "_wsh_" + os.path.basename(path)[: -len(".py")], "__file__": path}
-        exec(code, namespace)
-    except Exception as e:
-        raise DispatchException(f"{path}: failed to load: {type(e).__name__}: {e}") from e
-    transfer = namespace.get(_TRANSFER_DATA)
-    if not callable(transfer):
-        raise DispatchException(f"{path}: no {_TRANSFER_DATA}(request) function")
-    extra = namespace.get(_DO_EXTRA_HANDSHAKE)
-    passive = namespace.get(_PASSIVE_CLOSING_HANDSHAKE)
-    for name, fn in ((_DO_EXTRA_HANDSHAKE, extra), (_PASSIVE_CLOSING_HANDSHAKE, passive)):
-        if fn is not None and not callable(fn):
-            raise DispatchException(f"{path}: {name} is not a function")
-    return HandlerSuite(extra, transfer, passive, path)
-
 
 class Dispatcher:
-    """Maps resources to handler suites and runs the handlers' hooks."""
+    """Maps resources to handler suites and runs the handlers' hooks.
+
+    ``reload`` (off by default, on in both servers) picks up handler files
+    that are added, changed or removed while the server runs.
+    """
 
     def __init__(
         self,
@@ -78,52 +41,39 @@ class Dispatcher:
         scan_dir: str | None = None,
         allow_handlers_outside_root_dir: bool = True,
         handler_encoding: str | None = None,
+        reload: bool = False,
     ) -> None:
         self._logger = _log
-        self._root_dir = os.path.realpath(root_dir)
-        self._allow_outside = allow_handlers_outside_root_dir
-        self._encoding = handler_encoding
-        self._handler_suite_map: dict[str, HandlerSuite] = {}
+        root = os.path.realpath(root_dir)
         self._source_warnings: list[str] = []
-        if not os.path.isdir(self._root_dir):
+        self._aliases: dict[str, str] = {}
+        if not os.path.isdir(root):
             raise DispatchException(f"handler root {root_dir!r} is not a directory")
-        scan = os.path.realpath(scan_dir) if scan_dir else self._root_dir
-        if not _is_within(scan, self._root_dir):
+        scan = os.path.realpath(scan_dir) if scan_dir else root
+        if not is_within(scan, root):
             raise DispatchException(f"scan dir {scan_dir!r} must be under the handler root {root_dir!r}")
-        self._source_handler_files_in_dir(scan)
-
-    def _source_handler_files_in_dir(self, scan_dir: str) -> None:
-        for dirpath, dirnames, filenames in os.walk(scan_dir):
-            dirnames.sort()
-            for filename in sorted(filenames):
-                if not filename.endswith(HANDLER_SUFFIX):
-                    continue
-                path = os.path.join(dirpath, filename)
-                if not self._allow_outside and not _is_within(os.path.realpath(path), self._root_dir):
-                    self._warn(f"{path}: skipped, its real path is outside the handler root")
-                    continue
-                resource = "/" + os.path.relpath(path, self._root_dir)[: -len(HANDLER_SUFFIX)].replace(os.sep, "/")
-                try:
-                    self._handler_suite_map[resource] = load_handler_file(path, self._encoding)
-                except DispatchException as e:
-                    self._warn(str(e))
-        _log.info("loaded %d handler(s) from %s", len(self._handler_suite_map), scan_dir)
+        self._table = HandlerTable(root, scan, allow_handlers_outside_root_dir, handler_encoding, reload, self._warn)
+        _log.info("loaded %d handler(s) from %s", len(self._table.resources()), scan)
 
     def _warn(self, message: str) -> None:
         self._source_warnings.append(message)
+        del self._source_warnings[:-100]
         _log.warning("%s", message)
 
+    @property
+    def reload(self) -> bool:
+        return self._table.reload
+
     def add_resource_path_alias(self, alias_resource_path: str, existing_resource_path: str) -> None:
-        suite = self._handler_suite_map.get(existing_resource_path)
-        if suite is None:
+        if self._table.lookup(existing_resource_path) is None:
             raise DispatchException(f"no handler for {existing_resource_path!r} to alias as {alias_resource_path!r}")
-        self._handler_suite_map[alias_resource_path] = suite
+        self._aliases[alias_resource_path] = existing_resource_path
 
     def source_warnings(self) -> list[str]:
         return list(self._source_warnings)
 
     def resources(self) -> list[str]:
-        return sorted(self._handler_suite_map)
+        return sorted(set(self._table.resources()) | set(self._aliases))
 
     def get_handler_suite(self, resource: str) -> HandlerSuite | None:
         """The suite serving ``resource`` (a path, possibly with a query), or None."""
@@ -131,12 +81,20 @@ class Dispatcher:
         if "#" in path:
             raise DispatchException(f"fragment in resource {resource!r}", common.HTTP_STATUS_BAD_REQUEST)
         # The table is the whitelist: a decoded path can only match a scanned file.
-        return self._handler_suite_map.get(unquote(path, errors="replace"))
+        path = unquote(path, errors="replace")
+        return self._table.lookup(self._aliases.get(path, path))
 
     def _suite_for(self, request) -> HandlerSuite:
-        suite = self.get_handler_suite(request.ws_resource)
+        """The suite a request started with: a reload never changes code under an open connection."""
+        suite = getattr(request, "_handler_suite", None)
         if suite is None:
-            raise DispatchException(f"no handler for {request.ws_resource!r}")
+            suite = self.get_handler_suite(request.ws_resource)
+            if suite is None:
+                raise DispatchException(f"no handler for {request.ws_resource!r}")
+            try:
+                request._handler_suite = suite
+            except AttributeError:
+                pass
         return suite
 
     def do_extra_handshake(self, request) -> None:

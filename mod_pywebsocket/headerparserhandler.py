@@ -9,6 +9,8 @@ Options (``PythonOption``, at server, vhost or location level)::
     mod_pywebsocket.allow_handlers_outside_root_dir  On|Off (default Off)
     mod_pywebsocket.max_message_size                 bytes (default 64 MiB), answered with close 1009
     mod_pywebsocket.log_level                        debug|info|warn|error (default warn)
+    mod_pywebsocket.handler_reload                   On|Off (default Off): load handler files again when
+                                                     they change, and find new ones
     mod_pywebsocket.allowed_origins                  origins allowed to connect, space- or comma-separated
                                                      (default: any); others get 403
     mod_pywebsocket.shutdown_file                    when this file appears, open WebSockets are
@@ -167,6 +169,7 @@ _OPTION_NAMES = (
     "log_level",
     "shutdown_file",
     "allowed_origins",
+    "handler_reload",
 )
 _dispatchers: dict[tuple, tuple[Dispatcher, StreamOptions]] = {}
 _dispatchers_lock = threading.Lock()
@@ -193,13 +196,14 @@ def _configure(options) -> tuple[Dispatcher, StreamOptions]:
         found = _dispatchers.get(key)
         if found is not None:
             return found
-        root, scan, allow, max_size, level, shutdown_file, origins = key
+        root, scan, allow, max_size, level, shutdown_file, origins, reload = key
         if level:
             _log.setLevel(parse_log_level(level))
         if not root:
             raise ValueError("PythonOption mod_pywebsocket.handler_root is not set")
         allow_outside = _parse_bool("allow_handlers_outside_root_dir", allow, False)
-        dispatcher = Dispatcher(root, scan or None, allow_outside)
+        reload_handlers = _parse_bool("handler_reload", reload, False)
+        dispatcher = Dispatcher(root, scan or None, allow_outside, reload=reload_handlers)
         stream_options = StreamOptions(
             max_message_size=int(max_size) if max_size else DEFAULT_MAX_MESSAGE_SIZE,
             allowed_origins=parse_allowed_origins(origins),

@@ -134,6 +134,7 @@ class WebSocketServer:
             opt("scan_dir"),
             opt("allow_handlers_outside_root_dir", False),
             opt("handler_encoding"),
+            reload=opt("reload", True),
         )
         for warning in self._dispatcher.source_warnings():
             _log.warning("%s", warning)

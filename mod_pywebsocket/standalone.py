@@ -137,6 +137,13 @@ def _build_parser() -> argparse.ArgumentParser:
         help="connections served at once; more wait in the backlog (default 1024)",
     )
     add(
+        "--reload",
+        dest="reload",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="load handler files again when they change, and find new ones (default on)",
+    )
+    add(
         "--header-timeout",
         dest="header_timeout",
         type=float,

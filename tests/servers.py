@@ -245,6 +245,8 @@ def standalone_flags(handlers: Path, env: dict[str, str]) -> list[str]:
             flags += ["--log-level", value]
         elif name == "WS_HEADER_TIMEOUT":
             flags += ["--header-timeout", value]
+        elif name == "WS_HANDLER_RELOAD":
+            flags += ["--reload" if value == "on" else "--no-reload"]
         elif name == "WS_ALLOWED_ORIGINS":
             flags += ["--allowed-origins", value]
         elif name == "WS_THREADS":  # a thread per connection in both servers
