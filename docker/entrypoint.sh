@@ -36,6 +36,7 @@ export WS_STOP_TIMEOUT=${WS_STOP_TIMEOUT:-8}
 export WS_HEADER_TIMEOUT=${WS_HEADER_TIMEOUT:-20}
 export WS_ALLOWED_ORIGINS=${WS_ALLOWED_ORIGINS:-}
 export WS_HANDLER_RELOAD=${WS_HANDLER_RELOAD:-on}
+export WS_HTTP2=${WS_HTTP2:-on}
 export WS_LISTEN_HTTP=${WS_LISTEN_HTTP:-80}
 export WS_LISTEN_HTTPS=${WS_LISTEN_HTTPS:-443}
 
@@ -58,6 +59,11 @@ export WS_TLS_SESSION_TICKETS=${WS_TLS_SESSION_TICKETS:-off}
 case "${WS_TLS_SESSION_TICKETS,,}" in
     on|off) WS_TLS_SESSION_TICKETS=${WS_TLS_SESSION_TICKETS,,} ;;
     *) die "WS_TLS_SESSION_TICKETS must be on or off, not '$WS_TLS_SESSION_TICKETS'" ;;
+esac
+case "${WS_HTTP2,,}" in
+    on) WS_HTTP2=on; export WS_TLS_PROTOCOLS="h2 http/1.1" ;;
+    off) WS_HTTP2=off; export WS_TLS_PROTOCOLS="http/1.1" ;;
+    *) die "WS_HTTP2 must be on or off, not '$WS_HTTP2'" ;;
 esac
 case "${WS_HANDLER_RELOAD,,}" in
     on|off) WS_HANDLER_RELOAD=${WS_HANDLER_RELOAD,,} ;;

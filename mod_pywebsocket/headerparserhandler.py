@@ -106,10 +106,15 @@ class ApacheConnection:
     def __init__(self, req) -> None:
         self._req = req
         self._conn = req.connection
+        # RFC 8441 (mod_http2): the request is internal, on a secondary connection. The
+        # 101 must go down the connection's filters (mod_http2 turns it into :status 200),
+        # and the first end-of-stream on the read side ends the internal GET, not the stream.
+        self._http2 = req.protocol == "HTTP/2.0"
+        self._skip_eos = self._http2
         self._native = None
         if _NativeIO is not None:
             try:
-                self._native = _NativeIO(req)
+                self._native = _NativeIO(req, skip_first_eos=self._http2)
             except Exception as e:  # an old mod_python without req._request_rec
                 _log.debug("native I/O unavailable: %s", e)
         if self._native is not None:
@@ -120,6 +125,9 @@ class ApacheConnection:
         start = time.monotonic()
         try:
             data = self._conn.read(length)
+            if data is None and self._skip_eos:
+                self._skip_eos = False
+                data = self._conn.read(length)
         except OSError:
             if not self._conn.aborted and time.monotonic() - start >= _TIMEOUT_THRESHOLD:
                 raise TimeoutError("no data within Apache's Timeout") from None
@@ -130,6 +138,9 @@ class ApacheConnection:
         if isinstance(data, str):
             data = data.encode("utf-8")
         req = self._req
+        if self._http2:
+            self._conn.write(bytes(data))  # mod_http2 must see the 101 on the connection
+            return
         if not req.assbackwards:
             req.assbackwards = 1
         req.write(bytes(data))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 pytestmark = pytest.mark.integration
@@ -70,3 +72,16 @@ def test_console_page_as_a_person_uses_it(server, new_page, scheme):
     page.fill("#reason", "done")
     page.click("#disconnect")
     page.wait_for_selector('#log >> text=closed: code 4321, reason "done", clean true', timeout=10_000)
+
+
+def test_https_pages_use_websockets_over_http2_on_apache(server, new_page):
+    """Chromium opens wss:// over the page's HTTP/2 connection (RFC 8441) when the server offers it."""
+    if server.kind != "apache":
+        pytest.skip("the standalone server speaks HTTP/1.1 only")
+    page = new_page()
+    page.goto(server.url("https", "/browser-tests.html?only=text_echo,one_mib_echo,server_close,permessage_deflate"))
+    page.wait_for_function("window.testsDone === true", timeout=120_000)
+    results = page.evaluate("window.testResults")
+    assert [r["name"] for r in results if not r["pass"]] == []
+    assert '"GET /browser-tests.html?only=' in server.logs()
+    assert re.search(r'"GET /(echo|close)[^"]* HTTP/2\.0" 101 ', server.logs()), "no WebSocket over HTTP/2"
