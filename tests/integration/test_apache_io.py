@@ -70,3 +70,18 @@ def test_native_io_keeps_a_long_connection_flat(appliance):
         grown = memory() - before
     # mod_python's calls would add about 60,000 x 63 bytes = 3.6 MB here.
     assert grown < 1_500_000, f"memory grew by {grown:,} bytes over 60,000 echoes"
+
+
+def test_websockets_over_http2_on_both_io_paths(appliance):
+    from ..h2client import H2Connection
+
+    h2 = H2Connection("127.0.0.1", appliance.https_port, appliance.ssl_context())
+    try:
+        ws = h2.open_websocket("/echo")
+        assert ws.status == 200
+        for message in ("over h2", os.urandom(100_000)):
+            ws.send(message)
+            assert ws.recv() == message
+        assert ws.close(4003, "bye") == (4003, "bye")
+    finally:
+        h2.close()
