@@ -23,7 +23,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import common
+from .aliases import handler_builtins, install_fallback
 from .errors import DispatchException
+
+install_fallback()
 
 _log = logging.getLogger("mod_pywebsocket.dispatch")
 
@@ -56,7 +59,11 @@ def load_handler_file(path: str, encoding: str | None = None) -> HandlerSuite:
         with open(path, encoding=encoding or "utf-8") as f:
             source = f.read()
         code = compile(source, path, "exec")
-        namespace: dict = {"__name__": "_wsh_" + os.path.basename(path)[: -len(".py")], "__file__": path}
+        namespace: dict = {
+            "__name__": "_wsh_" + os.path.basename(path)[: -len(".py")],
+            "__file__": path,
+            "__builtins__": handler_builtins(),  # `import pywebsocket3` gives this package
+        }
         exec(code, namespace)
     except Exception as e:
         raise DispatchException(

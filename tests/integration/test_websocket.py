@@ -169,6 +169,15 @@ def test_handler_scan_limits_what_loads(testbed, scheme):
     assert "outside_scan_wsh.py" not in logs
 
 
+def test_handler_written_for_pywebsocket3_runs_unmodified(testbed, scheme):
+    """`from pywebsocket3 import msgutil` in a handler gets this package's modules."""
+    with ws_connect(testbed, scheme, "/scanned/pw3_style") as ws:
+        ws.send("hi")
+        assert ws.recv(timeout=10) == "1000:hi"
+        ws.send("accept")
+        assert len(ws.recv(timeout=10)) == 28  # a base64 SHA-1
+
+
 def test_third_party_handler_runs_unmodified(testbed, scheme):
     with ws_connect(testbed, scheme, "/scanned/legacy", subprotocols=["a", "b"], origin="http://example.test") as ws:
         assert ws.response.headers["X-Legacy"] == "yes"

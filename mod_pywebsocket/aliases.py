@@ -1,0 +1,80 @@
+"""The ``pywebsocket3`` import name, for handlers written against pywebsocket3.
+
+web-platform-tests' handlers import ``mod_pywebsocket`` or ``pywebsocket3``
+(``from pywebsocket3 import msgutil``); both must give this package's modules.
+Two mechanisms, neither of which shadows a real pywebsocket3 installed beside us:
+
+* handler files run with an ``__import__`` that maps ``pywebsocket3[.x]`` to
+  ``mod_pywebsocket[.x]`` (``handler_builtins``), so a handler always gets our
+  module objects, whatever else is installed;
+* a finder (``install_fallback``) serves the same mapping to other code (a
+  helper module next to the handlers) only when no real ``pywebsocket3`` can
+  be found.
+"""
+
+from __future__ import annotations
+
+import builtins
+import importlib
+import importlib.abc
+import importlib.util
+import sys
+
+ALIAS = "pywebsocket3"
+PACKAGE = __name__.rpartition(".")[0]  # "mod_pywebsocket"
+
+
+def _target(name: str) -> str | None:
+    if name == ALIAS or name.startswith(ALIAS + "."):
+        return PACKAGE + name[len(ALIAS) :]
+    return None
+
+
+def _aliasing_import(name, globals=None, locals=None, fromlist=(), level=0):  # noqa: A002 - __import__'s own names
+    target = _target(name) if level == 0 else None
+    if target is None:
+        return builtins.__import__(name, globals, locals, fromlist, level)
+    return builtins.__import__(target, globals, locals, fromlist, level)
+
+
+def handler_builtins() -> dict:
+    """The builtins a handler file runs with: the usual ones, with the aliasing ``__import__``."""
+    namespace = dict(vars(builtins))
+    namespace["__import__"] = _aliasing_import
+    return namespace
+
+
+class _Loader(importlib.abc.Loader):
+    """Hands out the real module; the import system's bookkeeping must not rename it."""
+
+    def create_module(self, spec):
+        module = importlib.import_module(_target(spec.name))
+        self._spec = module.__spec__
+        return module
+
+    def exec_module(self, module) -> None:
+        module.__spec__ = self._spec  # already executed under its real name; keep that name
+
+
+class _Finder(importlib.abc.MetaPathFinder):
+    """First on ``sys.meta_path`` (so submodules are not loaded twice from our folder under
+    the alias), but it takes the top-level name only when no other finder has it."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if _target(fullname) is None:
+            return None
+        if fullname == ALIAS:
+            others = (f for f in sys.meta_path if f is not self and hasattr(f, "find_spec"))
+            if any(f.find_spec(fullname, None) is not None for f in others):
+                return None  # a real pywebsocket3 is installed: leave it alone
+        else:
+            parent = sys.modules.get(ALIAS)
+            if parent is None or parent.__name__ != PACKAGE:
+                return None
+        return importlib.util.spec_from_loader(fullname, _Loader())
+
+
+def install_fallback() -> None:
+    """Let ``import pywebsocket3`` mean this package where nothing else provides it."""
+    if not any(isinstance(f, _Finder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _Finder())
