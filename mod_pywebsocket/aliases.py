@@ -32,9 +32,7 @@ def _target(name: str) -> str | None:
 
 def _aliasing_import(name, globals=None, locals=None, fromlist=(), level=0):  # noqa: A002 - __import__'s own names
     target = _target(name) if level == 0 else None
-    if target is None:
-        return builtins.__import__(name, globals, locals, fromlist, level)
-    return builtins.__import__(target, globals, locals, fromlist, level)
+    return builtins.__import__(target or name, globals, locals, fromlist, level)
 
 
 def handler_builtins() -> dict:

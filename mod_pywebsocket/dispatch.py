@@ -60,10 +60,6 @@ class Dispatcher:
         del self._source_warnings[:-100]
         _log.warning("%s", message)
 
-    @property
-    def reload(self) -> bool:
-        return self._table.reload
-
     def add_resource_path_alias(self, alias_resource_path: str, existing_resource_path: str) -> None:
         if self._table.lookup(existing_resource_path) is None:
             raise DispatchException(f"no handler for {existing_resource_path!r} to alias as {alias_resource_path!r}")

@@ -126,13 +126,14 @@ class HandlerTable:
                 resource = "/" + os.path.relpath(path, self.root_dir)[: -len(HANDLER_SUFFIX)].replace(os.sep, "/")
                 if resource in self._entries:
                     continue
-                if path in self._skipped and self._skipped[path] == _signature(path):
+                signature = _signature(path)
+                if path in self._skipped and self._skipped[path] == signature:
                     continue
                 if not self._allow_outside and not is_within(os.path.realpath(path), self.root_dir):
-                    self._skipped[path] = _signature(path)
+                    self._skipped[path] = signature
                     self._warn(f"{path}: skipped, its real path is outside the handler root")
                     continue
-                entry = self._load(_Entry(path, _signature(path)))
+                entry = self._load(_Entry(path, signature))
                 if entry is None:
                     continue
                 self._entries[resource] = entry

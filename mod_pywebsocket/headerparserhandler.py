@@ -33,7 +33,7 @@ import time
 
 from mod_python import apache  # type: ignore[import-not-found]
 
-from . import common, session, sessions
+from . import session, sessions
 from .dispatch import Dispatcher, DispatchException
 from .errors import AbortedByUserException
 from .handshake import parse_allowed_origins
@@ -157,10 +157,6 @@ class ApacheConnection:
             self._native.close()
 
     @property
-    def native_io(self) -> bool:
-        return self._native is not None
-
-    @property
     def remote_addr(self):
         return self._conn.client_addr
 
@@ -255,17 +251,10 @@ def _finish(req) -> int:
     return apache.DONE
 
 
-def _plain_request(req, dispatcher: Dispatcher) -> int:
-    """A request without ``Upgrade: websocket``: 426 on a handler's resource, else Apache's own answer."""
-    try:
-        suite = dispatcher.get_handler_suite(req.unparsed_uri)
-    except DispatchException:
-        suite = None
-    if suite is None:
-        return apache.DECLINED
-    req.err_headers_out["Upgrade"] = "websocket"
-    req.err_headers_out[common.SEC_WEBSOCKET_VERSION_HEADER] = "13"
-    return common.HTTP_STATUS_UPGRADE_REQUIRED
+def _refuse(req, refusal: session.Refusal) -> int:
+    for name, value in refusal.headers:
+        req.err_headers_out[name] = value
+    return refusal.status
 
 
 def headerparserhandler(req) -> int:
@@ -277,7 +266,8 @@ def headerparserhandler(req) -> int:
         _log.error("configuration error: %s", e)
         return apache.HTTP_INTERNAL_SERVER_ERROR if upgrade else apache.DECLINED
     if not upgrade:
-        return _plain_request(req, dispatcher)
+        refusal = session.refuse_plain_request(req.unparsed_uri, dispatcher)
+        return apache.DECLINED if refusal is None else _refuse(req, refusal)
 
     connection = ApacheConnection(req)
     try:
@@ -308,9 +298,7 @@ def _serve(req, connection: ApacheConnection, dispatcher: Dispatcher, stream_opt
     except AbortedByUserException:
         return _finish(req)
     if refusal is not None:
-        for name, value in refusal.headers:
-            req.err_headers_out[name] = value
-        return refusal.status
+        return _refuse(req, refusal)
     req.status = 101  # for the access log
     session.serve(request, dispatcher)
     return _finish(req)

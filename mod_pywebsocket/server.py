@@ -308,19 +308,16 @@ class WebSocketServer:
         status = None
         if is_websocket_upgrade(head.headers):
             status = self._serve_websocket(sock, addr, head, leftover)
-        elif self._is_handler(head.target):
-            status = 426
-            headers = [("Upgrade", "websocket"), ("Sec-WebSocket-Version", "13")]
-            sock.sendall(error_response(status, "this resource is a WebSocket handler", headers))
+        elif refusal := session.refuse_plain_request(head.target, self._dispatcher):
+            status = self._refuse(sock, refusal)
         if status is None:
             status = self._serve_file(sock, head)
         self._log_access(addr, request_line, status, started)
 
-    def _is_handler(self, target: str) -> bool:
-        try:
-            return self._dispatcher.get_handler_suite(target) is not None
-        except DispatchException:
-            return False
+    @staticmethod
+    def _refuse(sock: socket.socket, refusal: session.Refusal) -> int:
+        sock.sendall(error_response(refusal.status, refusal.message, refusal.headers))
+        return refusal.status
 
     def _serve_websocket(self, sock: socket.socket, addr, head, leftover: bytes) -> int | None:
         """Handshake and run the handler; None when no handler serves the resource."""
@@ -345,8 +342,7 @@ class WebSocketServer:
         except AbortedByUserException:
             return 101
         if refusal is not None:
-            sock.sendall(error_response(refusal.status, refusal.message, refusal.headers))
-            return refusal.status
+            return self._refuse(sock, refusal)
         set_io_timeout(sock, self._timeout)
         session.serve(request, dispatcher)
         return 101

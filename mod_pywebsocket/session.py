@@ -26,6 +26,19 @@ class Refusal:
     headers: list[tuple[str, str]] = field(default_factory=list)
 
 
+def refuse_plain_request(resource: str, dispatcher) -> Refusal | None:
+    """A request without ``Upgrade: websocket``: 426 (saying how to upgrade) on a handler's
+    resource; None for any other resource, which the adapter serves as plain HTTP."""
+    try:
+        suite = dispatcher.get_handler_suite(resource)
+    except DispatchException:
+        return None
+    if suite is None:
+        return None
+    headers = [("Upgrade", common.WEBSOCKET_UPGRADE_TYPE), (common.SEC_WEBSOCKET_VERSION_HEADER, "13")]
+    return Refusal(common.HTTP_STATUS_UPGRADE_REQUIRED, "this resource is a WebSocket handler", headers)
+
+
 def accept(request, dispatcher) -> Refusal | None:
     """Handshake; None once the 101 is sent. Re-raises AbortedByUserException (drop the connection)."""
     try:

@@ -28,7 +28,7 @@ import threading
 
 from . import __version__
 from .logutil import parse_log_level
-from .server import WebSocketServer
+from .server import HEAD_TIMEOUT, WebSocketServer
 from .stream import DEFAULT_MAX_MESSAGE_SIZE
 
 __all__ = ["WebSocketServer", "_parse_args_and_config", "main"]
@@ -147,7 +147,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "--header-timeout",
         dest="header_timeout",
         type=float,
-        default=20.0,
+        default=HEAD_TIMEOUT,
         help="seconds a client gets for the TLS handshake and the whole request head (default 20)",
     )
     add(

@@ -24,7 +24,6 @@ class WorkerPool:
         self._done = threading.Condition(self._lock)
         self._idle = 0  # threads waiting on the queue, not yet promised a job
         self._busy = 0
-        self._threads = 0
 
     def submit(self, *args) -> None:
         """Run ``work(*args)`` on an idle thread, or on a new one."""
@@ -34,25 +33,20 @@ class WorkerPool:
                 self._idle -= 1
                 self._queue.put(args)  # under the lock: see _next_job
                 return
-            self._threads += 1
         threading.Thread(target=self._run, args=(args,), name=self._name, daemon=True).start()
 
     def _run(self, args: tuple | None) -> None:
-        try:
-            while args is not None:
-                idle = False
-                try:
-                    self._work(*args)
-                    idle = True
-                finally:
-                    with self._lock:
-                        self._busy -= 1
-                        self._idle += idle  # a thread dying of an exception takes no more jobs
-                        self._done.notify_all()
-                args = self._next_job()
-        finally:
-            with self._lock:
-                self._threads -= 1
+        while args is not None:
+            idle = False
+            try:
+                self._work(*args)
+                idle = True
+            finally:
+                with self._lock:
+                    self._busy -= 1
+                    self._idle += idle  # a thread dying of an exception takes no more jobs
+                    self._done.notify_all()
+            args = self._next_job()
 
     def _next_job(self) -> tuple | None:
         try:
