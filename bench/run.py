@@ -28,7 +28,16 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from tests.servers import EXAMPLES, ROOT, free_port, make_test_pki, start_appliance, start_standalone, wait_for_port
+from tests.servers import (
+    EXAMPLES,
+    ROOT,
+    free_port,
+    make_test_pki,
+    process_rss,
+    start_appliance,
+    start_standalone,
+    wait_for_port,
+)
 
 from . import client
 from .client import Target
@@ -62,20 +71,6 @@ class Running:
         self.wss = Target("127.0.0.1", wss_port, context, cafile=cafile) if wss_port else None
         self.memory = memory  # () -> bytes in use by the server
         self.stop = stop
-
-
-def _rss(pid: int) -> int:
-    """Resident memory of a process and its children, in bytes."""
-    total = 0
-    pids = [pid]
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        pids += [int(p) for p in children.read_text().split()]
-    for p in pids:
-        for line in Path(f"/proc/{p}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                total += int(line.split()[1]) * 1024
-    return total
 
 
 def _spawn(args: list[str], log: Path, port: int | None = None, env: dict | None = None) -> tuple:
@@ -117,12 +112,7 @@ def start_all(tmp: Path, reference_python: str) -> dict[str, Running]:
     # Room for (f)'s 2000 idle connections: both servers default to 1024 at once.
     capacity = {"WS_THREADS": "2048", "WS_LOG_LEVEL": "warn"}  # every server at its default log level
     app = start_appliance(EXAMPLES, tmp, capacity, certificate=pki, host_network=True)
-
-    def container_memory() -> int:
-        stats = app.container.stats(stream=False)["memory_stats"]
-        return stats["usage"] - stats.get("stats", {}).get("cache", 0)
-
-    running["apache"] = Running("apache", app.http_port, app.https_port, pki.ca, container_memory, app.stop)
+    running["apache"] = Running("apache", app.http_port, app.https_port, pki.ca, app.memory, app.stop)
 
     ours = start_standalone(EXAMPLES, tmp, capacity, certificate=pki)
     # (c2): the same servers with handler reload off, to show what its stat() per handshake costs.
@@ -132,9 +122,7 @@ def start_all(tmp: Path, reference_python: str) -> dict[str, Running]:
     ours_off = start_standalone(EXAMPLES, tmp, off, certificate=pki)
     running["standalone-noreload"] = Running("standalone", ours_off.http_port, None, None, lambda: 0, ours_off.stop)
 
-    running["standalone"] = Running(
-        "standalone", ours.http_port, ours.https_port, pki.ca, lambda: _rss(ours.processes[0].pid), ours.stop
-    )
+    running["standalone"] = Running("standalone", ours.http_port, ours.https_port, pki.ca, ours.memory, ours.stop)
 
     pw3 = []
     for extra in ([], ["-t", "-k", pki.key, "-c", pki.cert]):
@@ -143,7 +131,7 @@ def start_all(tmp: Path, reference_python: str) -> dict[str, Running]:
         command += ["-w", str(EXAMPLES), "-d", str(EXAMPLES), *extra]
         pw3.append(_spawn(command, tmp / f"pw3-{port}.log", port))
     running["pywebsocket3"] = Running(
-        "pywebsocket3", pw3[0][1], pw3[1][1], pki.ca, lambda: _rss(pw3[0][0].pid), lambda: [p[2]() for p in pw3]
+        "pywebsocket3", pw3[0][1], pw3[1][1], pki.ca, lambda: process_rss(pw3[0][0].pid), lambda: [p[2]() for p in pw3]
     )
 
     ws_servers = [_spawn([sys.executable, str(BENCH / "websockets_echo.py"), *extra], tmp / f"websockets-{n}.log")
@@ -153,7 +141,7 @@ def start_all(tmp: Path, reference_python: str) -> dict[str, Running]:
         ws_servers[0][1],
         ws_servers[1][1],
         pki.ca,
-        lambda: _rss(ws_servers[0][0].pid),
+        lambda: process_rss(ws_servers[0][0].pid),
         lambda: [p[2]() for p in ws_servers],
     )
 
@@ -162,7 +150,7 @@ def start_all(tmp: Path, reference_python: str) -> dict[str, Running]:
     client.C_CLIENT = str(tmp / "rtclient")
     subprocess.run(["cc", "-O2", "-o", client.C_CLIENT, str(BENCH / "rtclient.c"), "-lssl", "-lcrypto"], check=True)
     raw = _spawn([str(binary), "0"], tmp / "rawecho.log")
-    running["raw-c"] = Running("raw-c", raw[1], None, None, lambda: _rss(raw[0].pid), raw[2])
+    running["raw-c"] = Running("raw-c", raw[1], None, None, lambda: process_rss(raw[0].pid), raw[2])
     return running
 
 

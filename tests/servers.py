@@ -76,6 +76,11 @@ class Appliance(Server):
         self.cafile = cafile
         self._final_logs: str | None = None
 
+    def memory(self) -> int:
+        """Bytes the container uses, page cache excluded."""
+        stats = self.container.stats(stream=False)["memory_stats"]
+        return stats["usage"] - stats.get("stats", {}).get("cache", 0)
+
     def logs(self) -> str:
         if self._final_logs is not None:
             return self._final_logs
@@ -85,6 +90,20 @@ class Appliance(Server):
         """Remove the container, keeping its log for ``logs()``."""
         self._final_logs = self.logs()
         self.container.remove(force=True)
+
+
+def process_rss(pid: int) -> int:
+    """Resident memory of a process and its children, in bytes."""
+    total = 0
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    for p in pids:
+        for line in Path(f"/proc/{p}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) * 1024
+    return total
 
 
 def free_port() -> int:
@@ -187,6 +206,10 @@ class Standalone(Server):
 
     def logs(self) -> str:
         return "".join(path.read_text(errors="replace") for path in self.log_files)
+
+    def memory(self) -> int:
+        """Resident bytes of the ws/http process."""
+        return process_rss(self.processes[0].pid)
 
     def stop(self, timeout: float = 10.0) -> list[int]:
         """SIGTERM both processes; return their exit codes."""

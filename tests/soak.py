@@ -123,13 +123,6 @@ async def run(name: str, port: int, seconds: float, connections: int, memory) ->
     return not tally.failures
 
 
-def _rss(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=180)
@@ -143,18 +136,10 @@ def main() -> int:
     for kind in ("apache", "standalone") if args.server == "both" else (args.server,):
         if kind == "apache":
             server = start_appliance(EXAMPLES, tmp)
-
-            def memory(server=server) -> int:
-                stats = server.container.stats(stream=False)["memory_stats"]
-                return stats["usage"] - stats.get("stats", {}).get("cache", 0)
         else:
             server = start_standalone(EXAMPLES, tmp, {"WS_LOG_LEVEL": "warn"})
-
-            def memory(server=server) -> int:
-                return _rss(server.processes[0].pid)
-
         try:
-            ok &= asyncio.run(run(kind, server.port("ws"), args.seconds, args.connections, memory))
+            ok &= asyncio.run(run(kind, server.port("ws"), args.seconds, args.connections, server.memory))
         finally:
             server.stop()
     print("soak: " + ("passed" if ok else "FAILED"))

@@ -55,19 +55,15 @@ def test_native_io_keeps_a_long_connection_flat(appliance):
     if appliance.io_path != "native":
         pytest.skip("the fallback is known to grow (about 63 bytes per message); the benchmark's (h) shows it")
 
-    def memory() -> int:
-        stats = appliance.container.stats(stream=False)["memory_stats"]
-        return stats["usage"] - stats.get("stats", {}).get("cache", 0)
-
     with connect(appliance.url("ws", "/echo"), compression=None) as ws:
         for _ in range(5_000):
             ws.send("0123456789abcdef")
             ws.recv(timeout=10)
-        before = memory()
+        before = appliance.memory()
         for _ in range(60_000):
             ws.send("0123456789abcdef")
             ws.recv(timeout=10)
-        grown = memory() - before
+        grown = appliance.memory() - before
     # mod_python's calls would add about 60,000 x 63 bytes = 3.6 MB here.
     assert grown < 1_500_000, f"memory grew by {grown:,} bytes over 60,000 echoes"
 
