@@ -8,6 +8,15 @@
  * input and one output brigade, emptied after every call, so memory stays
  * flat however many messages pass; the GIL is released while Apache blocks.
  *
+ * Handlers may read on one thread while another writes (web-platform-tests'
+ * channel handlers do). Apache's filters are not made for that: the core output
+ * filter briefly sets the socket's timeout to 0 for its non-blocking write, so a
+ * read blocked in the core input filter at that moment fails with EAGAIN, and
+ * mod_ssl's state is one OpenSSL object. So on a connection with a socket of its
+ * own, every pass through the filters holds the connection's lock, and a read
+ * that finds nothing waits for the socket in poll() without the lock, letting a
+ * writer through. HTTP/2 streams (no socket of their own) read blocking, as before.
+ *
  * It needs Apache's and APR's symbols, which only the httpd process has, so it
  * imports only under mod_python; the adapter falls back to mod_python's calls
  * when it is missing or MOD_PYWEBSOCKET_NO_SPEEDUPS is set.
@@ -15,8 +24,14 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+
 #include <apr_buckets.h>
+#include <apr_portable.h>
 #include <apr_strings.h>
+#include <http_core.h>
 #include <httpd.h>
 #include <util_filter.h>
 
@@ -29,6 +44,10 @@ typedef struct {
     apr_bucket_brigade *out;
     int closed;
     int skip_eos;             /* HTTP/2: the first EOS ends the internal request's body, not the stream */
+    int fd;                   /* the client socket, polled while no data is ready; -1: block in Apache */
+    int timeout_ms;           /* Apache's Timeout: how long a read waits */
+    pthread_mutex_t lock;     /* one thread at a time in the connection's filters */
+    int lock_ready;
 } ConnIO;
 
 static PyObject *raise_apr(apr_status_t rv, const char *what) {
@@ -70,7 +89,67 @@ static int connio_init(ConnIO *self, PyObject *args, PyObject *kwds) {
     self->out = apr_brigade_create(r->pool, self->out_alloc);
     self->closed = 0;
     self->skip_eos = skip_eos;
+    self->fd = -1;
+    self->timeout_ms = (int)(apr_time_as_msec(self->c->base_server->timeout));
+    if (self->timeout_ms <= 0)
+        self->timeout_ms = -1;
+    if (!skip_eos && self->c->master == NULL) {
+        apr_socket_t *sock = ap_get_conn_socket(self->c);
+        apr_os_sock_t fd;
+        if (sock != NULL && apr_os_sock_get(&fd, sock) == APR_SUCCESS)
+            self->fd = fd;
+    }
+    if (!self->lock_ready) {
+        pthread_mutex_init(&self->lock, NULL);
+        self->lock_ready = 1;
+    }
     return 0;
+}
+
+/* Move what the input filters return into dest; called with the GIL released. */
+static apr_status_t fetch(ConnIO *self, char *dest, Py_ssize_t n, Py_ssize_t *got, int *eos,
+                          apr_read_type_e block) {
+    apr_status_t rv = ap_get_brigade(self->c->input_filters, self->in, AP_MODE_READBYTES, block, n);
+    if (rv == APR_SUCCESS) {
+        for (apr_bucket *b = APR_BRIGADE_FIRST(self->in); b != APR_BRIGADE_SENTINEL(self->in);
+             b = APR_BUCKET_NEXT(b)) {
+            if (APR_BUCKET_IS_EOS(b)) {
+                if (self->skip_eos) {
+                    self->skip_eos = 0;
+                    continue;
+                }
+                *eos = 1;
+                break;
+            }
+            if (APR_BUCKET_IS_METADATA(b))
+                continue;
+            const char *data;
+            apr_size_t size;
+            rv = apr_bucket_read(b, &data, &size, APR_BLOCK_READ);
+            if (rv != APR_SUCCESS)
+                break;
+            if ((Py_ssize_t)size > n - *got)
+                size = (apr_size_t)(n - *got); /* READBYTES never gives more than n */
+            memcpy(dest + *got, data, size);
+            *got += (Py_ssize_t)size;
+        }
+    }
+    apr_brigade_cleanup(self->in);
+    return rv;
+}
+
+/* Wait until the socket is readable (or Timeout passes), holding no lock. */
+static apr_status_t wait_readable(ConnIO *self) {
+    struct pollfd p = {.fd = self->fd, .events = POLLIN};
+    for (;;) {
+        int ready = poll(&p, 1, self->timeout_ms);
+        if (ready > 0)
+            return APR_SUCCESS;
+        if (ready == 0)
+            return APR_TIMEUP;
+        if (errno != EINTR)
+            return APR_FROM_OS_ERROR(errno);
+    }
 }
 
 /* read(n) -> up to n bytes; b"" at the end of the stream. */
@@ -92,33 +171,22 @@ static PyObject *connio_read(ConnIO *self, PyObject *arg) {
     apr_status_t rv = APR_SUCCESS;
 
     Py_BEGIN_ALLOW_THREADS
-    while (got == 0 && !eos && rv == APR_SUCCESS) {
-        rv = ap_get_brigade(self->c->input_filters, self->in, AP_MODE_READBYTES, APR_BLOCK_READ, n);
-        if (rv != APR_SUCCESS)
-            break;
-        for (apr_bucket *b = APR_BRIGADE_FIRST(self->in); b != APR_BRIGADE_SENTINEL(self->in);
-             b = APR_BUCKET_NEXT(b)) {
-            if (APR_BUCKET_IS_EOS(b)) {
-                if (self->skip_eos) {
-                    self->skip_eos = 0;
-                    continue;
-                }
-                eos = 1;
+    if (self->fd < 0) {
+        while (got == 0 && !eos && rv == APR_SUCCESS)
+            rv = fetch(self, dest, n, &got, &eos, APR_BLOCK_READ);
+    } else {
+        for (;;) {
+            pthread_mutex_lock(&self->lock);
+            rv = fetch(self, dest, n, &got, &eos, APR_NONBLOCK_READ);
+            pthread_mutex_unlock(&self->lock);
+            if (got > 0 || eos || (rv != APR_SUCCESS && !APR_STATUS_IS_EAGAIN(rv)))
                 break;
-            }
-            if (APR_BUCKET_IS_METADATA(b))
-                continue;
-            const char *data;
-            apr_size_t size;
-            rv = apr_bucket_read(b, &data, &size, APR_BLOCK_READ);
+            rv = wait_readable(self);
+            if (rv == APR_SUCCESS && self->closed)
+                rv = APR_ECONNABORTED; /* the request ended while this thread waited */
             if (rv != APR_SUCCESS)
                 break;
-            if ((Py_ssize_t)size > n - got)
-                size = (apr_size_t)(n - got); /* READBYTES never gives more than n */
-            memcpy(dest + got, data, size);
-            got += (Py_ssize_t)size;
         }
-        apr_brigade_cleanup(self->in);
     }
     Py_END_ALLOW_THREADS
 
@@ -151,11 +219,15 @@ static PyObject *connio_write(ConnIO *self, PyObject *arg) {
     apr_status_t rv;
     conn_rec *c = self->c;
     Py_BEGIN_ALLOW_THREADS
+    if (self->fd >= 0)
+        pthread_mutex_lock(&self->lock);
     if (view.len > 0)
         APR_BRIGADE_INSERT_TAIL(self->out, apr_bucket_transient_create(view.buf, view.len, self->out_alloc));
     APR_BRIGADE_INSERT_TAIL(self->out, apr_bucket_flush_create(self->out_alloc));
     rv = ap_pass_brigade(c->output_filters, self->out);
     apr_brigade_cleanup(self->out);
+    if (self->fd >= 0)
+        pthread_mutex_unlock(&self->lock);
     if (rv == APR_SUCCESS && c->aborted)
         rv = APR_ECONNABORTED;
     Py_END_ALLOW_THREADS
@@ -173,6 +245,8 @@ static PyObject *connio_close(ConnIO *self, PyObject *unused) {
 }
 
 static void connio_dealloc(ConnIO *self) {
+    if (self->lock_ready)
+        pthread_mutex_destroy(&self->lock);
     Py_XDECREF(self->owner);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -196,14 +270,14 @@ static PyTypeObject ConnIOType = {
     .tp_methods = connio_methods,
 };
 
-static struct PyModuleDef module = {
+static struct PyModuleDef apacheio_module = {
     PyModuleDef_HEAD_INIT, "_apacheio", "Native connection I/O for the mod_python adapter.", -1, NULL,
 };
 
 PyMODINIT_FUNC PyInit__apacheio(void) {
     if (PyType_Ready(&ConnIOType) < 0)
         return NULL;
-    PyObject *m = PyModule_Create(&module);
+    PyObject *m = PyModule_Create(&apacheio_module);
     if (m == NULL)
         return NULL;
     Py_INCREF(&ConnIOType);
