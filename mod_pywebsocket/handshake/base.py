@@ -1,10 +1,14 @@
-"""The opening handshake as pure functions (RFC 6455 section 4.2).
+"""The opening handshake: pure checks (RFC 6455 section 4.2) and the flow around them.
 
-``parse_client_handshake`` checks a request's method, version and headers and
-returns what the server needs; ``build_response`` makes the 101 bytes. No I/O:
-the adapters feed in what their HTTP layer parsed and write what comes out.
-Repeated header lines are expected to arrive merged with ", " (as Apache and the
-standalone server do), so a duplicated key or version shows up as a bad value.
+The functions check one step each (``parse_client_handshake`` runs them all)
+and ``build_response`` makes the 101 bytes; no I/O. Repeated header lines are
+expected to arrive merged with ", " (as Apache and the standalone server do), so
+a duplicated key or version shows up as a bad value.
+
+``HandshakerBase`` is the server-side flow, with pywebsocket's hooks
+(``_validate_request``, ``_set_accept``, ``_send_handshake``, ...): ``hybi.Handshaker``
+fills them for RFC 6455, and servers that bootstrap WebSockets over HTTP/2 or 3
+(wptserve) subclass it with their own.
 """
 
 from __future__ import annotations
@@ -12,12 +16,15 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import logging
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from .. import common
-from ..errors import HandshakeException, VersionException
+from ..errors import AbortedByUserException, DispatchException, HandshakeException, VersionException
+from ..extensions import get_extension_processor, negotiate
+from ..stream import Stream, StreamOptions
 
 WEBSOCKET_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _KEY_RE = re.compile(r"[A-Za-z0-9+/]{21}[AQgw]==")
@@ -30,17 +37,23 @@ def compute_accept(key: bytes | str) -> bytes:
     return base64.b64encode(hashlib.sha1(key + WEBSOCKET_GUID).digest())
 
 
-def get_mandatory_header(headers: Any, name: str) -> str:
-    value = headers.get(name)
+def _headers(request_or_headers: Any) -> Any:
+    """pywebsocket's helpers take the request; ours also take its headers directly."""
+    return getattr(request_or_headers, "headers_in", request_or_headers)
+
+
+def get_mandatory_header(request: Any, key: str) -> str:
+    """The value of header ``key`` of ``request`` (or of a headers mapping); 400 if absent."""
+    value = _headers(request).get(key)
     if value is None:
-        raise HandshakeException(f"header {name} is not defined")
+        raise HandshakeException(f"header {key} is not defined")
     return value
 
 
-def validate_mandatory_header(headers: Any, name: str, expected: str, fail_status: int | None = None) -> None:
-    value = get_mandatory_header(headers, name)
-    if value.lower() != expected.lower():
-        raise HandshakeException(f"expected {expected!r} for header {name} but found {value!r}", status=fail_status)
+def validate_mandatory_header(request: Any, key: str, expected_value: str, fail_status: int | None = None) -> None:
+    value = get_mandatory_header(request, key)
+    if value.lower() != expected_value.lower():
+        raise HandshakeException(f"expected {expected_value!r} for header {key} but found {value!r}", fail_status)
 
 
 def has_token(value: str | None, token: str) -> bool:
@@ -57,8 +70,74 @@ def is_websocket_upgrade(headers: Any) -> bool:
 
 
 def validate_subprotocol(subprotocol: str) -> None:
-    if not common.is_token(subprotocol):
+    if not subprotocol or not common.is_token(subprotocol):
         raise HandshakeException(f"invalid subprotocol name: {subprotocol!r}")
+
+
+def parse_token_list(value: str) -> list[str]:
+    try:
+        return common.parse_token_list(value)
+    except ValueError:
+        raise HandshakeException(f"invalid token list: {value!r}") from None
+
+
+# -- the checks of RFC 6455 section 4.2.1, one per step --------------------
+
+
+def check_request_line(method: str, protocol: str, *, http2: bool = False) -> None:
+    if method != "GET":
+        raise HandshakeException(f"method must be GET, not {method!r}")
+    if not http2 and protocol != "HTTP/1.1":
+        raise HandshakeException(f"protocol must be HTTP/1.1, not {protocol!r}")
+
+
+def check_upgrade_headers(headers: Any, *, http2: bool = False) -> None:
+    """Host, ``Upgrade: websocket`` and ``Connection: Upgrade`` (RFC 8441 has no Connection)."""
+    if not http2:
+        get_mandatory_header(headers, common.HOST_HEADER)
+    if not is_websocket_upgrade(headers):
+        raise HandshakeException("Upgrade header does not contain 'websocket'")
+    if not http2 and not has_token(headers.get(common.CONNECTION_HEADER), "upgrade"):
+        raise HandshakeException("Connection header does not contain 'Upgrade'")
+
+
+def check_version(headers: Any, name: str = common.SEC_WEBSOCKET_VERSION_HEADER) -> int:
+    version = headers.get(name)
+    if version is None:
+        raise VersionException("Sec-WebSocket-Version header is missing")
+    if version.strip() != "13":
+        raise VersionException(f"unsupported Sec-WebSocket-Version {version!r}")
+    return common.VERSION_HYBI_LATEST
+
+
+def check_key(headers: Any) -> str:
+    """The Sec-WebSocket-Key: base64 of exactly 16 bytes."""
+    key = get_mandatory_header(headers, common.SEC_WEBSOCKET_KEY_HEADER).strip(" \t")
+    if not _KEY_RE.fullmatch(key):
+        raise HandshakeException(f"Sec-WebSocket-Key is not 16 bytes in base64: {key!r}")
+    try:
+        base64.b64decode(key, validate=True)
+    except binascii.Error:
+        raise HandshakeException(f"Sec-WebSocket-Key is not valid base64: {key!r}") from None
+    return key
+
+
+def parse_protocols(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    try:
+        return common.parse_token_list(value)
+    except ValueError:
+        raise HandshakeException(f"invalid Sec-WebSocket-Protocol: {value!r}") from None
+
+
+def parse_extension_offers(value: str | None) -> list[common.ExtensionParameter] | None:
+    if value is None:
+        return None
+    try:
+        return common.parse_extensions(value)
+    except common.ExtensionParsingException as e:
+        raise HandshakeException(f"invalid Sec-WebSocket-Extensions: {e}") from None
 
 
 @dataclass(slots=True)
@@ -76,53 +155,16 @@ def parse_client_handshake(method: str, protocol: str, headers: Any, *, http2: b
     ``headers`` needs only a case-insensitive ``get(name)``. ``http2`` relaxes the
     rules RFC 8441 changes (no Connection header, the key is the proxy's own).
     """
-    if method != "GET":
-        raise HandshakeException(f"method must be GET, not {method!r}")
-    if not http2 and protocol != "HTTP/1.1":
-        raise HandshakeException(f"protocol must be HTTP/1.1, not {protocol!r}")
-    if not http2:
-        get_mandatory_header(headers, common.HOST_HEADER)
-    if not is_websocket_upgrade(headers):
-        raise HandshakeException("Upgrade header does not contain 'websocket'")
-    if not http2 and not has_token(headers.get(common.CONNECTION_HEADER), "upgrade"):
-        raise HandshakeException("Connection header does not contain 'Upgrade'")
-
-    version = headers.get(common.SEC_WEBSOCKET_VERSION_HEADER)
-    if version is None:
-        raise VersionException("Sec-WebSocket-Version header is missing")
-    if version.strip() != "13":
-        raise VersionException(f"unsupported Sec-WebSocket-Version {version!r}")
-
-    key = get_mandatory_header(headers, common.SEC_WEBSOCKET_KEY_HEADER).strip(" \t")
-    if not _KEY_RE.fullmatch(key):
-        raise HandshakeException(f"Sec-WebSocket-Key is not 16 bytes in base64: {key!r}")
-    try:
-        base64.b64decode(key, validate=True)
-    except binascii.Error:
-        raise HandshakeException(f"Sec-WebSocket-Key is not valid base64: {key!r}") from None
-
-    protocols = None
-    protocol_header = headers.get(common.SEC_WEBSOCKET_PROTOCOL_HEADER)
-    if protocol_header is not None:
-        try:
-            protocols = common.parse_token_list(protocol_header)
-        except ValueError:
-            raise HandshakeException(f"invalid Sec-WebSocket-Protocol: {protocol_header!r}") from None
-
-    extensions = None
-    extension_header = headers.get(common.SEC_WEBSOCKET_EXTENSIONS_HEADER)
-    if extension_header is not None:
-        try:
-            extensions = common.parse_extensions(extension_header)
-        except common.ExtensionParsingException as e:
-            raise HandshakeException(f"invalid Sec-WebSocket-Extensions: {e}") from None
-
+    check_request_line(method, protocol, http2=http2)
+    check_upgrade_headers(headers, http2=http2)
+    version = check_version(headers)
+    key = check_key(headers)
     return ClientHandshake(
         key=key,
-        version=common.VERSION_HYBI_LATEST,
+        version=version,
         origin=headers.get(common.ORIGIN_HEADER),
-        requested_protocols=protocols,
-        requested_extensions=extensions,
+        requested_protocols=parse_protocols(headers.get(common.SEC_WEBSOCKET_PROTOCOL_HEADER)),
+        requested_extensions=parse_extension_offers(headers.get(common.SEC_WEBSOCKET_EXTENSIONS_HEADER)),
     )
 
 
@@ -159,3 +201,124 @@ def build_response(
     for name, value in extra_headers or ():
         lines.append(f"{name}: {value}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
+
+
+_log = logging.getLogger("mod_pywebsocket.handshake")
+
+
+class HandshakerBase:
+    """The server's side of an opening handshake, on a request object; subclasses fill the hooks.
+
+    ``do_handshake()`` validates, sets the ``ws_*`` attributes, runs the handler's
+    ``web_socket_do_extra_handshake``, negotiates extensions, creates
+    ``request.ws_stream`` and has ``_send_handshake`` answer. A HandshakeException
+    without a status becomes 400.
+    """
+
+    def __init__(self, request, dispatcher) -> None:
+        self._logger = _log
+        self._request = request
+        self._dispatcher = dispatcher
+
+    # -- hooks --------------------------------------------------------------
+
+    def _transform_header(self, header: str) -> str:
+        """The name under which ``headers_in`` holds ``header`` (HTTP/2 servers lower-case)."""
+        return header
+
+    def _protocol_rfc(self) -> str:
+        raise NotImplementedError
+
+    def _validate_request(self) -> None:
+        """Check the method, the request line and the upgrade headers."""
+        raise NotImplementedError
+
+    def _set_accept(self) -> None:
+        """Check the key and set ``request._accept`` (nothing to do over HTTP/2)."""
+        raise NotImplementedError
+
+    def _send_handshake(self) -> None:
+        """Answer the client (or prepare the answer, for a server that sends it itself)."""
+        raise NotImplementedError
+
+    # -- the flow -----------------------------------------------------------
+
+    def do_handshake(self) -> None:
+        request = self._request
+        request.ws_close_code = None
+        request.ws_close_reason = None
+        try:
+            self._validate_request()
+            request.ws_resource = request.uri
+            request.ws_version = self._check_version()
+            request.ws_origin = self._header(common.ORIGIN_HEADER)
+            request.ws_protocol = None
+            request.ws_requested_protocols = parse_protocols(self._header(common.SEC_WEBSOCKET_PROTOCOL_HEADER))
+            offers = parse_extension_offers(self._header(common.SEC_WEBSOCKET_EXTENSIONS_HEADER))
+            request.ws_requested_extensions = offers
+            self._set_accept()
+            self._request.ws_extension_processors = self._get_extension_processors_requested()
+            request.extra_headers = []
+            options = self._stream_options()
+            self._check_origin(options)
+            self._do_extra_handshake()
+            check_selected_protocol(request.ws_requested_protocols, request.ws_protocol)
+            self._create_stream(options)
+            self._send_handshake()
+        except HandshakeException as e:
+            if not e.status:
+                e.status = common.HTTP_STATUS_BAD_REQUEST
+            raise
+        extensions = common.format_extensions(request.ws_extensions) if request.ws_extensions else ""
+        _log.info(
+            "established %s (%s%s) from %s",
+            request.ws_resource,
+            self._protocol_rfc(),
+            f", {extensions}" if extensions else "",
+            _peer(request),
+        )
+
+    def _header(self, name: str) -> str | None:
+        return self._request.headers_in.get(self._transform_header(name))
+
+    def _check_version(self) -> int:
+        return check_version(self._request.headers_in, self._transform_header(common.SEC_WEBSOCKET_VERSION_HEADER))
+
+    def _get_extension_processors_requested(self) -> list:
+        offers = self._request.ws_requested_extensions or ()
+        return [p for p in map(get_extension_processor, offers) if p is not None]
+
+    def _stream_options(self):
+        return getattr(self._request, "_stream_options", None) or StreamOptions()
+
+    def _check_origin(self, options) -> None:
+        origin = self._request.ws_origin
+        if options.allowed_origins is not None and origin is not None:
+            if normalize_origin(origin) not in options.allowed_origins:
+                raise HandshakeException(f"origin {origin!r} is not allowed", common.HTTP_STATUS_FORBIDDEN)
+
+    def _do_extra_handshake(self) -> None:
+        try:
+            self._dispatcher.do_extra_handshake(self._request)
+        except (AbortedByUserException, HandshakeException, DispatchException):
+            raise
+        except Exception as e:
+            raise HandshakeException(f"handler rejected the handshake: {e!r}", common.HTTP_STATUS_FORBIDDEN) from e
+
+    def _create_stream(self, options) -> None:
+        request = self._request
+        request.ws_extensions, deflate = negotiate(request.ws_extension_processors or [])
+        request.ws_stream = Stream(request, options, deflate)
+
+
+def normalize_origin(origin: str) -> str:
+    """Origins compare case-insensitively and without a trailing slash."""
+    return origin.strip().rstrip("/").lower()
+
+
+def _peer(request) -> str:
+    try:
+        addr = request.connection.remote_addr
+        return f"{addr[0]}:{addr[1]}"
+    except Exception:
+        return "?"
