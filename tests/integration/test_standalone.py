@@ -7,7 +7,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
@@ -15,7 +14,7 @@ import requests
 from websockets.exceptions import InvalidStatus, WebSocketException
 from websockets.sync.client import connect
 
-from mod_pywebsocket import __version__, standalone
+from mod_pywebsocket import __version__
 
 from ..servers import EXAMPLES, ROOT, make_certificate, make_test_pki, wait_for_port
 
@@ -144,25 +143,3 @@ def test_tls_client_certificates(tmp_path, optional):
                 with connect(url, ssl=without_cert, open_timeout=5) as ws:
                     ws.send("refused")
                     ws.recv(timeout=5)
-
-
-def test_embedding_api():
-    options, _ = standalone._parse_args_and_config(
-        ["-p", "0", "-H", "127.0.0.1", "-d", str(EXAMPLES), "-w", str(EXAMPLES)]
-    )
-    options.cgi_directories = []
-    options.is_executable_method = None
-    server = standalone.WebSocketServer(options)
-    port = server._sockets[0][0].getsockname()[1]
-    assert port == server.server_port
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        with connect(f"ws://127.0.0.1:{port}/echo") as ws:
-            ws.send("embedded")
-            assert ws.recv(timeout=10) == "embedded"
-    finally:
-        server.shutdown()
-        server.server_close()
-    thread.join(5)
-    assert not thread.is_alive()

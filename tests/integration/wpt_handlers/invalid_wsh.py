@@ -1,0 +1,7 @@
+# Garbage written before the server's own 101: the client must fail the handshake.
+def web_socket_do_extra_handshake(request):
+    request.connection.write(b"FOO BAR BAZ\r\n\r\n")
+
+
+def web_socket_transfer_data(request):
+    pass
