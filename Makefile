@@ -3,6 +3,13 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 IMAGE ?= mod_pywebsocket:latest
+# The one version number (mod_pywebsocket/__init__.py); the image is also tagged with it.
+VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' mod_pywebsocket/__init__.py)
+VERSION_IMAGE := $(firstword $(subst :, ,$(IMAGE))):$(VERSION)
+# The commit the image is built from; "-dirty" when the working tree has changes.
+REVISION := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD -- 2>/dev/null || echo -dirty)
+SOURCE := $(shell git config --get remote.origin.url 2>/dev/null || echo "file://$(CURDIR)")
+PACKAGES ?= docker/packages.txt
 BASE_IMAGE ?= debian:bookworm-slim
 VENV ?= .venv
 PYTHON ?= python3
@@ -16,7 +23,7 @@ NO_DEFLATE_CASES := $(foreach s,1 2 3 4 5 6 7 9 10,--case '$(s).*')
 COMPOSE := $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; \
              elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; fi)
 
-.PHONY: help base-image image up down test lint unit integration browser chromium conformance fuzz soak bench clean
+.PHONY: help base-image image manifest lock dist up down test lint unit integration browser chromium conformance fuzz soak bench clean
 
 help: ## list the targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## / { printf "  make %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -26,8 +33,24 @@ base-image: ## make sure $(BASE_IMAGE) exists: pull it, or build it from the hos
 	  || docker pull -q $(BASE_IMAGE) 2>/dev/null \
 	  || { echo "no registry for $(BASE_IMAGE): building it with debootstrap"; docker/bootstrap-base.sh $(BASE_IMAGE); }
 
-image: base-image ## build the appliance image ($(IMAGE))
-	docker build -q -f docker/Dockerfile --build-arg BASE_IMAGE=$(BASE_IMAGE) -t $(IMAGE) .
+image: base-image ## build the appliance image ($(IMAGE), also tagged $(VERSION_IMAGE)), labelled with version and commit
+	docker build -q -f docker/Dockerfile --build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg PACKAGES=$(PACKAGES) \
+	  --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) --build-arg SOURCE=$(SOURCE) \
+	  --build-arg CREATED=$$(date -u +%Y-%m-%dT%H:%M:%SZ) -t $(IMAGE) -t $(VERSION_IMAGE) . >/dev/null
+	@echo "built $(IMAGE) = $(VERSION_IMAGE) from $(REVISION)" >&2
+
+manifest: image ## print what the image is made of (Debian packages, Python, Apache, mod_python, this package)
+	@docker run --rm --entrypoint cat $(IMAGE) /usr/share/mod_pywebsocket/manifest.txt
+
+lock: image ## pin every Debian package of the image in docker/packages.lock (use: make image PACKAGES=docker/packages.lock)
+	@{ echo "# Every Debian package of $(VERSION_IMAGE) ($(REVISION)), pinned; written by make lock."; \
+	  docker run --rm --entrypoint cat $(IMAGE) /usr/share/mod_pywebsocket/manifest.txt \
+	  | awk '/^packages:/ { p = 1; next } p { print $$1 "=" $$2 }'; } > docker/packages.lock
+	@echo "docker/packages.lock: $$(grep -vc '^#' docker/packages.lock) packages pinned"
+
+dist: $(VENV)/.installed ## build the wheel and the sdist into dist/
+	rm -rf dist && $(PY) -m build -q --outdir dist . >/dev/null
+	@ls -1 dist
 
 up: image ## run the appliance in the foreground with docker compose (ws :8080, wss :8443)
 	$(COMPOSE) up

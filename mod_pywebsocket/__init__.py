@@ -52,4 +52,4 @@ Modules: ``common`` (constants, ``ExtensionParameter``), ``framing`` and
 ``headerparserhandler`` (the mod_python entry point).
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -24,6 +24,7 @@ from typing import Any
 from .. import common
 from ..errors import AbortedByUserException, DispatchException, HandshakeException, VersionException
 from ..extensions import get_extension_processor, negotiate
+from ..http import SERVER_TOKEN
 from ..stream import Stream, StreamOptions
 
 WEBSOCKET_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -193,6 +194,7 @@ def build_response(
         "Upgrade: websocket",
         "Connection: Upgrade",
         "Sec-WebSocket-Accept: " + accept.decode("ascii"),
+        "Server: " + SERVER_TOKEN,
     ]
     if protocol is not None:
         lines.append(f"{common.SEC_WEBSOCKET_PROTOCOL_HEADER}: {protocol}")

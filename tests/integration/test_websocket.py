@@ -144,6 +144,7 @@ def test_handshake_response(examples, scheme):
     assert response.header("Sec-WebSocket-Accept") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
     assert response.header("Upgrade").lower() == "websocket"
     assert response.header("Sec-WebSocket-Extensions") is None
+    assert response.header("Server") == f"mod_pywebsocket/{__version__}"
 
 
 def test_handler_refusal_is_403_and_abort_drops(testbed, scheme):

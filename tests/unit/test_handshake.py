@@ -1,6 +1,6 @@
 import pytest
 
-from mod_pywebsocket import common
+from mod_pywebsocket import __version__, common
 from mod_pywebsocket.dispatch import Dispatcher
 from mod_pywebsocket.errors import AbortedByUserException, HandshakeException, VersionException
 from mod_pywebsocket.handshake import do_handshake
@@ -106,8 +106,8 @@ def test_response_bytes():
     response = build_response(b"abc=", "chat", None, [("X-A", "1"), ("Set-Cookie", "a=b; HttpOnly")])
     assert response == (
         b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        b"Sec-WebSocket-Accept: abc=\r\nSec-WebSocket-Protocol: chat\r\nX-A: 1\r\n"
-        b"Set-Cookie: a=b; HttpOnly\r\n\r\n"
+        b"Sec-WebSocket-Accept: abc=\r\nServer: mod_pywebsocket/" + __version__.encode() + b"\r\n"
+        b"Sec-WebSocket-Protocol: chat\r\nX-A: 1\r\nSet-Cookie: a=b; HttpOnly\r\n\r\n"
     )
 
 
