@@ -1,6 +1,8 @@
 #!/bin/bash
 # Entrypoint of the mod_pywebsocket appliance: check the WS_* environment, prepare
 # the TLS certificate, then run Apache in the foreground (logs on stdout/stderr).
+# WS_ROLE=balancer runs the same image as a balancer in front of appliance replicas
+# (WS_BALANCER_MEMBERS, see conf/balancer.conf) instead of serving handlers.
 #
 #   mod_pywebsocket-entrypoint               start the server (the default)
 #   mod_pywebsocket-entrypoint healthcheck   exit 0 while the server answers HTTP
@@ -39,27 +41,40 @@ export WS_HANDLER_RELOAD=${WS_HANDLER_RELOAD:-on}
 export WS_HTTP2=${WS_HTTP2:-on}
 export WS_LISTEN_HTTP=${WS_LISTEN_HTTP:-80}
 export WS_LISTEN_HTTPS=${WS_LISTEN_HTTPS:-443}
+export WS_ROLE=${WS_ROLE:-appliance}
+export WS_BALANCER_MEMBERS=${WS_BALANCER_MEMBERS:-}
 
 is_uint() { [[ $1 =~ ^[0-9]+$ ]] && [ "$1" -gt 0 ]; }
 
-# -- the handler folder ------------------------------------------------------
-[ -e "$WS_HANDLER_ROOT" ] || die "WS_HANDLER_ROOT=$WS_HANDLER_ROOT does not exist; mount your handler folder there (docker run -v \"\$PWD/handlers:$WS_HANDLER_ROOT:ro\" ...)"
-[ -d "$WS_HANDLER_ROOT" ] || die "WS_HANDLER_ROOT=$WS_HANDLER_ROOT is not a directory; mount a folder of *_wsh.py files there"
-runuser -u www-data -- test -r "$WS_HANDLER_ROOT" -a -x "$WS_HANDLER_ROOT" \
-    || die "WS_HANDLER_ROOT=$WS_HANDLER_ROOT is not readable by the www-data user; make it world-readable (chmod -R a+rX)"
-[ -d "$WS_HANDLER_SCAN" ] || die "WS_HANDLER_SCAN=$WS_HANDLER_SCAN is not a directory"
-root_real=$(realpath "$WS_HANDLER_ROOT")
-scan_real=$(realpath "$WS_HANDLER_SCAN")
-case "$scan_real/" in
-    "$root_real"/*) ;;
-    *) die "WS_HANDLER_SCAN=$WS_HANDLER_SCAN must be inside WS_HANDLER_ROOT=$WS_HANDLER_ROOT" ;;
+case "${WS_ROLE,,}" in
+    appliance|balancer) WS_ROLE=${WS_ROLE,,} ;;
+    *) die "WS_ROLE must be appliance or balancer, not '$WS_ROLE'" ;;
 esac
-[ -d "$WS_DOCUMENT_ROOT" ] || die "WS_DOCUMENT_ROOT=$WS_DOCUMENT_ROOT is not a directory"
+
+# -- the handler folder (the balancer has none) --------------------------------
+if [ "$WS_ROLE" = appliance ]; then
+    [ -e "$WS_HANDLER_ROOT" ] || die "WS_HANDLER_ROOT=$WS_HANDLER_ROOT does not exist; mount your handler folder there (docker run -v \"\$PWD/handlers:$WS_HANDLER_ROOT:ro\" ...)"
+    [ -d "$WS_HANDLER_ROOT" ] || die "WS_HANDLER_ROOT=$WS_HANDLER_ROOT is not a directory; mount a folder of *_wsh.py files there"
+    runuser -u www-data -- test -r "$WS_HANDLER_ROOT" -a -x "$WS_HANDLER_ROOT" \
+        || die "WS_HANDLER_ROOT=$WS_HANDLER_ROOT is not readable by the www-data user; make it world-readable (chmod -R a+rX)"
+    [ -d "$WS_HANDLER_SCAN" ] || die "WS_HANDLER_SCAN=$WS_HANDLER_SCAN is not a directory"
+    root_real=$(realpath "$WS_HANDLER_ROOT")
+    scan_real=$(realpath "$WS_HANDLER_SCAN")
+    case "$scan_real/" in
+        "$root_real"/*) ;;
+        *) die "WS_HANDLER_SCAN=$WS_HANDLER_SCAN must be inside WS_HANDLER_ROOT=$WS_HANDLER_ROOT" ;;
+    esac
+    [ -d "$WS_DOCUMENT_ROOT" ] || die "WS_DOCUMENT_ROOT=$WS_DOCUMENT_ROOT is not a directory"
+fi
 export WS_TLS_SESSION_TICKETS=${WS_TLS_SESSION_TICKETS:-off}
 case "${WS_TLS_SESSION_TICKETS,,}" in
     on|off) WS_TLS_SESSION_TICKETS=${WS_TLS_SESSION_TICKETS,,} ;;
     *) die "WS_TLS_SESSION_TICKETS must be on or off, not '$WS_TLS_SESSION_TICKETS'" ;;
 esac
+# TLS 1.3 sends (stateful) tickets after the handshake even with SSLSessionTickets off:
+# a configuration that wants none sets OpenSSL's NumTickets to this (0 when off).
+export WS_TLS13_TICKETS=0
+[ "$WS_TLS_SESSION_TICKETS" = off ] || WS_TLS13_TICKETS=2
 case "${WS_HTTP2,,}" in
     on) WS_HTTP2=on; export WS_TLS_PROTOCOLS="h2 http/1.1" ;;
     off) WS_HTTP2=off; export WS_TLS_PROTOCOLS="http/1.1" ;;
@@ -99,6 +114,23 @@ mkdir -p "$WS_RUN_DIR"
 chmod 755 "$WS_RUN_DIR"
 rm -f "$WS_RUN_DIR"/httpd.pid "$WS_RUN_DIR"/stopping
 
+# -- the balancer's replicas ------------------------------------------------------
+if [ "$WS_ROLE" = balancer ]; then
+    read -r -a members <<< "${WS_BALANCER_MEMBERS//,/ }"
+    [ ${#members[@]} -gt 0 ] || die "WS_ROLE=balancer needs WS_BALANCER_MEMBERS, the replicas as host:port (e.g. 'replica1:80 replica2:80')"
+    member_conf="# Written by the entrypoint from WS_BALANCER_MEMBERS."$'\n'
+    for member in "${members[@]}"; do
+        [[ $member =~ ^([A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]):[0-9]+$ ]] \
+            && is_uint "${member##*:}" && [ "${member##*:}" -le 65535 ] \
+            || die "WS_BALANCER_MEMBERS: '$member' is not host:port (e.g. replica1:80)"
+        [[ $member_conf != *" http://$member "* ]] || die "WS_BALANCER_MEMBERS lists $member twice"
+        member_conf+="BalancerMember http://$member \${WS_MEMBER_PARAMETERS}"$'\n'
+    done
+    printf '%s' "$member_conf" > "$WS_RUN_DIR/balancer-members.conf"
+    # Longer than the replicas' own idle handling (see conf/balancer.conf).
+    export WS_PROXY_TIMEOUT=$((2 * WS_TIMEOUT + 10))
+fi
+
 # -- TLS ------------------------------------------------------------------------
 cert=$WS_TLS_DIR/cert.pem
 key=$WS_TLS_DIR/key.pem
@@ -131,20 +163,30 @@ export WS_TLS_CERT=$cert WS_TLS_KEY=$key
 # handlers get up to WS_STOP_TIMEOUT seconds to finish.
 apache_pid=
 stop() {
-    log "stopping: closing open WebSockets with 1001, then a graceful stop (up to ${WS_STOP_TIMEOUT}s)"
-    touch "$WS_RUN_DIR/stopping"
-    sleep 0.5
+    if [ "$WS_ROLE" = balancer ]; then
+        log "stopping: no new connections; open ones get up to ${WS_STOP_TIMEOUT}s (a graceful stop)"
+    else
+        log "stopping: closing open WebSockets with 1001, then a graceful stop (up to ${WS_STOP_TIMEOUT}s)"
+        touch "$WS_RUN_DIR/stopping"
+        sleep 0.5
+    fi
     [ -n "$apache_pid" ] && kill -WINCH "$apache_pid" 2>/dev/null || true
 }
 trap stop TERM INT
 trap '[ -n "$apache_pid" ] && kill -USR1 "$apache_pid" 2>/dev/null || true' HUP
 
-if ! out=$(apache2 -t -f /etc/mod_pywebsocket/httpd.conf 2>&1); then
+conf=/etc/mod_pywebsocket/httpd.conf
+[ "$WS_ROLE" = appliance ] || conf=/etc/mod_pywebsocket/balancer.conf
+if ! out=$(apache2 -t -f "$conf" 2>&1); then
     printf '%s\n' "$out" >&2
     die "Apache refused the configuration (see above)"
 fi
-log "serving handlers from $WS_HANDLER_ROOT on ports 80 (ws, http) and 443 (wss, https)"
-apache2 -f /etc/mod_pywebsocket/httpd.conf -DFOREGROUND &
+if [ "$WS_ROLE" = appliance ]; then
+    log "serving handlers from $WS_HANDLER_ROOT on ports 80 (ws, http) and 443 (wss, https)"
+else
+    log "balancing ports 80 (ws, http) and 443 (wss, https) over ${members[*]}"
+fi
+apache2 -f "$conf" -DFOREGROUND &
 apache_pid=$!
 while kill -0 "$apache_pid" 2>/dev/null; do
     wait "$apache_pid" || true  # returns early when a trapped signal arrives
