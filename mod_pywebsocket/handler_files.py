@@ -118,7 +118,9 @@ class HandlerTable:
         """Walk the scan directory and load the files not in the table yet."""
         self._last_scan = time.monotonic()
         for dirpath, dirnames, filenames in os.walk(self.scan_dir):
-            dirnames.sort()
+            # Hidden folders are not resources: Kubernetes keeps a ConfigMap's files in a
+            # timestamped "..2026_..." folder beside the symlinks that name them.
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             for filename in sorted(filenames):
                 if not filename.endswith(HANDLER_SUFFIX):
                     continue

@@ -118,3 +118,13 @@ def test_aliases_follow_reloads(tmp_path):
     d.add_resource_path_alias("/alias", "/live")
     write(tmp_path / "live_wsh.py", SOURCE.format(version="v2"), bump=1)
     assert version(d, "/alias") == "v2"
+
+
+def test_hidden_folders_are_not_scanned(tmp_path):
+    """A ConfigMap volume: the files live in a hidden timestamped folder, named by symlinks."""
+    data = tmp_path / "..2026_11_26_12_00_00.123"
+    data.mkdir()
+    (data / "echo_wsh.py").write_text("def web_socket_transfer_data(request):\n    pass\n")
+    (tmp_path / "..data").symlink_to(data.name)
+    (tmp_path / "echo_wsh.py").symlink_to("..data/echo_wsh.py")
+    assert Dispatcher(str(tmp_path)).resources() == ["/echo"]
