@@ -83,6 +83,23 @@ def new_page(browser, request):
     context.close()
 
 
+def goto(page, url: str, ready: str, attempts: int = 3) -> None:
+    """Load ``url`` until the expression ``ready`` holds, reloading a page whose load failed.
+
+    Chromium aborts loads in flight with ERR_NETWORK_CHANGED when an interface comes or
+    goes on the host, which Docker does whenever a container starts or stops.
+    """
+    for attempt in range(attempts):
+        page.goto(url)
+        try:
+            page.wait_for_function(ready, timeout=15_000)
+            return
+        except Exception:  # noqa: BLE001 - playwright's TimeoutError
+            if attempt == attempts - 1:
+                raise
+            page.console_lines.append(f"[test] {url}: not ready after loading, loading again")
+
+
 @pytest.fixture(params=["http", "https"])
 def scheme(request) -> str:
     return request.param

@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from .conftest import goto
+
 pytestmark = pytest.mark.integration
 
 CHECKS = [
@@ -24,7 +26,7 @@ CHECKS = [
 
 def test_browser_checks_page(server, new_page, scheme):
     page = new_page()
-    page.goto(server.url(scheme, "/browser-tests.html"))
+    goto(page, server.url(scheme, "/browser-tests.html"), "typeof window.testsDone === 'boolean'")
     page.wait_for_function("window.testsDone === true", timeout=120_000)
     results = page.evaluate("window.testResults")
     assert [r["name"] for r in results] == CHECKS
@@ -79,7 +81,8 @@ def test_https_pages_use_websockets_over_http2_on_apache(server, new_page):
     if server.kind != "apache":
         pytest.skip("the standalone server speaks HTTP/1.1 only")
     page = new_page()
-    page.goto(server.url("https", "/browser-tests.html?only=text_echo,one_mib_echo,server_close,permessage_deflate"))
+    url = server.url("https", "/browser-tests.html?only=text_echo,one_mib_echo,server_close,permessage_deflate")
+    goto(page, url, "typeof window.testsDone === 'boolean'")
     page.wait_for_function("window.testsDone === true", timeout=120_000)
     results = page.evaluate("window.testResults")
     assert [r["name"] for r in results if not r["pass"]] == []
