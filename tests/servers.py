@@ -305,11 +305,16 @@ def start_standalone(
 
 
 def start_server(
-    kind: str, handlers: Path, tmp_dir: Path, env: dict | None = None, certificate: Pki | None = None
+    kind: str,
+    handlers: Path,
+    tmp_dir: Path,
+    env: dict | None = None,
+    certificate: Pki | None = None,
+    host_network: bool = False,
 ) -> Server:
     """Start the ``apache`` appliance or the ``standalone`` server with the same handlers and settings."""
     if kind == "apache":
-        return start_appliance(handlers, tmp_dir, env, certificate=certificate)
+        return start_appliance(handlers, tmp_dir, env, certificate=certificate, host_network=host_network)
     return start_standalone(handlers, tmp_dir, env, certificate=certificate)
 
 

@@ -41,7 +41,11 @@ def pki(tmp_path_factory):
 
 @pytest.fixture(scope="session", params=["apache", "standalone"])
 def server(request, pki, tmp_path_factory):
-    server = start_server(request.param, EXAMPLES, tmp_path_factory.mktemp(f"browser-{request.param}"), certificate=pki)
+    # On the host's network (listening on loopback only): a container on Docker's bridge
+    # adds an interface whose address settles a moment later, and Chromium then drops
+    # what it has in flight, WebSockets included (ERR_NETWORK_CHANGED, close 1006).
+    tmp = tmp_path_factory.mktemp(f"browser-{request.param}")
+    server = start_server(request.param, EXAMPLES, tmp, certificate=pki, host_network=True)
     yield server
     server.stop()
 

@@ -31,7 +31,7 @@ def test_browser_checks_page(server, new_page, scheme):
     results = page.evaluate("window.testResults")
     assert [r["name"] for r in results] == CHECKS
     failures = [f"{r['name']}: {r['detail']}" for r in results if not r["pass"]]
-    assert failures == []
+    assert failures == [], "the server's log ends:\n" + server.logs()[-4000:]
 
 
 def test_chat_between_two_tabs(server, new_page, scheme):
