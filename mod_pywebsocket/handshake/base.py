@@ -75,11 +75,12 @@ def validate_subprotocol(subprotocol: str) -> None:
         raise HandshakeException(f"invalid subprotocol name: {subprotocol!r}")
 
 
-def parse_token_list(value: str) -> list[str]:
+def parse_token_list(value: str, what: str = "token list") -> list[str]:
+    """Comma-separated tokens; a HandshakeException (400) naming ``what`` if any is not a token."""
     try:
         return common.parse_token_list(value)
     except ValueError:
-        raise HandshakeException(f"invalid token list: {value!r}") from None
+        raise HandshakeException(f"invalid {what}: {value!r}") from None
 
 
 # -- the checks of RFC 6455 section 4.2.1, one per step --------------------
@@ -124,12 +125,7 @@ def check_key(headers: Any) -> str:
 
 
 def parse_protocols(value: str | None) -> list[str] | None:
-    if value is None:
-        return None
-    try:
-        return common.parse_token_list(value)
-    except ValueError:
-        raise HandshakeException(f"invalid Sec-WebSocket-Protocol: {value!r}") from None
+    return None if value is None else parse_token_list(value, common.SEC_WEBSOCKET_PROTOCOL_HEADER)
 
 
 def parse_extension_offers(value: str | None) -> list[common.ExtensionParameter] | None:
@@ -259,7 +255,7 @@ class HandshakerBase:
             offers = parse_extension_offers(self._header(common.SEC_WEBSOCKET_EXTENSIONS_HEADER))
             request.ws_requested_extensions = offers
             self._set_accept()
-            self._request.ws_extension_processors = self._get_extension_processors_requested()
+            request.ws_extension_processors = self._get_extension_processors_requested()
             request.extra_headers = []
             options = self._stream_options()
             self._check_origin(options)
