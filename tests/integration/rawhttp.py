@@ -6,6 +6,8 @@ import base64
 import os
 from dataclasses import dataclass
 
+from mod_pywebsocket.framing import FrameParser, build_frame
+
 GOOD_HEADERS = {
     "Host": "127.0.0.1",
     "Upgrade": "websocket",
@@ -64,57 +66,37 @@ def send_raw(sock, request: bytes) -> Response:
 
 
 class RawWebSocket:
-    """A WebSocket client over a raw socket: exactly the frames a test asks for, nothing more."""
+    """A WebSocket client over a raw socket: exactly the frames a test asks for, nothing more.
+
+    Frames go out through the package's own ``build_frame`` and come in through its
+    ``FrameParser``, which also checks that what the server sends is well formed.
+    """
 
     def __init__(self, sock) -> None:
         self.sock = sock
-        self.buffer = b""
+        self.parser = FrameParser(require_mask=False)
 
     def handshake(self, path: str, **changes) -> Response:
         response = send_raw(self.sock, build_request(path, **changes))
-        self.buffer = response.raw.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in response.raw else b""
+        if b"\r\n\r\n" in response.raw:
+            self.parser.feed(response.raw.split(b"\r\n\r\n", 1)[1])
         return response
 
     def send_frame(self, opcode: int, payload: bytes = b"", fin: bool = True) -> None:
-        mask = os.urandom(4)
-        length = len(payload)
-        if length < 126:
-            header = bytes([0x80 * fin | opcode, 0x80 | length])
-        elif length < 65536:
-            header = bytes([0x80 * fin | opcode, 0x80 | 126]) + length.to_bytes(2, "big")
-        else:
-            header = bytes([0x80 * fin | opcode, 0x80 | 127]) + length.to_bytes(8, "big")
-        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        self.sock.sendall(header + mask + masked)
-
-    def _read(self, n: int) -> bytes | None:
-        while len(self.buffer) < n:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                return None
-            self.buffer += chunk
-        data, self.buffer = self.buffer[:n], self.buffer[n:]
-        return data
+        self.sock.sendall(build_frame(opcode, payload, fin=fin, mask=True))
 
     def read_frame(self) -> tuple[int, bytes] | None:
         """(opcode, payload) of the next frame from the server; None when the connection ends first."""
-        header = self._read(2)
-        if header is None:
-            return None
-        length = header[1] & 0x7F
-        if length >= 126:
-            extended = self._read(2 if length == 126 else 8)
-            if extended is None:
+        while (frame := self.parser.next_frame()) is None:
+            chunk = self.sock.recv(65536)
+            if not chunk:
                 return None
-            length = int.from_bytes(extended, "big")
-        payload = self._read(length)
-        if payload is None:
-            return None
-        return header[0] & 0x0F, payload
+            self.parser.feed(chunk)
+        return frame.opcode, frame.payload
 
     def read_until_eof(self) -> bytes:
         """Everything the server still sends, until it closes the connection."""
-        data, self.buffer = self.buffer, b""
+        data = self.parser.take_raw(self.parser.buffered())
         while chunk := self.sock.recv(65536):
             data += chunk
         return data

@@ -8,6 +8,8 @@ import zlib
 import pytest
 from websockets.exceptions import ConnectionClosedError
 
+from mod_pywebsocket.framing import build_frame
+
 from .conftest import TESTBED_MAX_MESSAGE_SIZE
 from .rawhttp import build_request, send_raw
 from .test_websocket import ws_connect
@@ -69,9 +71,7 @@ def test_deflate_bomb_is_1009(testbed, scheme):
     with testbed.open_socket(scheme) as sock:
         reply = send_raw(sock, build_request("/scanned/echo", Sec_WebSocket_Extensions="permessage-deflate"))
         assert reply.header("Sec-WebSocket-Extensions") == "permessage-deflate"
-        mask = os.urandom(4)
-        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload[:-4]))
-        sock.sendall(bytes([0xC2, 0xFE]) + len(masked).to_bytes(2, "big") + mask + masked)
+        sock.sendall(build_frame(0x2, payload[:-4], rsv1=True, mask=True))
         data = b""
         while len(data) < 4:
             chunk = sock.recv(16)
