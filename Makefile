@@ -10,6 +10,7 @@ VERSION_IMAGE := $(firstword $(subst :, ,$(IMAGE))):$(VERSION)
 REVISION := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD -- 2>/dev/null || echo -dirty)
 SOURCE := $(shell git config --get remote.origin.url 2>/dev/null || echo "file://$(CURDIR)")
 PACKAGES ?= docker/packages.txt
+READ_MANIFEST = docker run --rm --entrypoint cat $(IMAGE) /usr/share/mod_pywebsocket/manifest.txt
 BASE_IMAGE ?= debian:bookworm-slim
 VENV ?= .venv
 PYTHON ?= python3
@@ -40,12 +41,11 @@ image: base-image ## build the appliance image ($(IMAGE), also tagged $(VERSION_
 	@echo "built $(IMAGE) = $(VERSION_IMAGE) from $(REVISION)" >&2
 
 manifest: image ## print what the image is made of (Debian packages, Python, Apache, mod_python, this package)
-	@docker run --rm --entrypoint cat $(IMAGE) /usr/share/mod_pywebsocket/manifest.txt
+	@$(READ_MANIFEST)
 
 lock: image ## pin every Debian package of the image in docker/packages.lock (use: make image PACKAGES=docker/packages.lock)
 	@{ echo "# Every Debian package of $(VERSION_IMAGE) ($(REVISION)), pinned; written by make lock."; \
-	  docker run --rm --entrypoint cat $(IMAGE) /usr/share/mod_pywebsocket/manifest.txt \
-	  | awk '/^packages:/ { p = 1; next } p { print $$1 "=" $$2 }'; } > docker/packages.lock
+	  $(READ_MANIFEST) | awk '/^packages:/ { p = 1; next } p { print $$1 "=" $$2 }'; } > docker/packages.lock
 	@echo "docker/packages.lock: $$(grep -vc '^#' docker/packages.lock) packages pinned"
 
 dist: $(VENV)/.installed ## build the wheel and the sdist into dist/
