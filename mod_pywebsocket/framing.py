@@ -167,25 +167,28 @@ class FrameParser:
     def buffered(self) -> int:
         return len(self._buf) - self._pos
 
-    def wanted(self) -> int:
-        """Bytes still missing to complete the frame at the head of the buffer (0 if unknown).
+    def needed(self) -> int:
+        """The fewest bytes that let the frame at the head of the buffer progress.
 
-        Lets the reader size its next read: large for a big frame, small otherwise.
+        Two for the header, then the rest of the extended length, then the mask and
+        payload: a connection whose ``read(n)`` blocks for exactly ``n`` bytes (a pipe,
+        a buffered file) is never asked for a byte the peer has no reason to send.
+        Readers of sockets use it as a lower bound and read more.
         """
         buf, pos = self._buf, self._pos
         avail = len(buf) - pos
         if avail < 2:
-            return 0
+            return 2 - avail
         length = buf[pos + 1] & 0x7F
         header = 2
         if length == 126:
             if avail < 4:
-                return 0
+                return 4 - avail
             length = (buf[pos + 2] << 8) | buf[pos + 3]
             header = 4
         elif length == 127:
             if avail < 10:
-                return 0
+                return 10 - avail
             length = int.from_bytes(buf[pos + 2 : pos + 10], "big")
             header = 10
         if buf[pos + 1] & 0x80:

@@ -103,6 +103,8 @@ class ApacheConnection:
     raw mode, and reads map Apache's ``Timeout`` to ``TimeoutError``.
     """
 
+    read_returns_available = True  # both read paths return what the filters have, up to n bytes
+
     def __init__(self, req) -> None:
         self._req = req
         self._conn = req.connection

@@ -77,6 +77,8 @@ def _lingering_close(sock: socket.socket) -> None:
 class SocketConnection:
     """``request.connection`` for the standalone server: a socket plus bytes read past the head."""
 
+    read_returns_available = True  # read(n) has socket semantics: up to n bytes, what has arrived
+
     def __init__(self, sock: socket.socket, leftover: bytes, remote_addr, local_addr) -> None:
         self._sock = sock
         self._leftover = leftover

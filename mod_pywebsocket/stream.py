@@ -61,9 +61,11 @@ __all__ = [
 _log = logging.getLogger("mod_pywebsocket.stream")
 
 DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024
-# Reads are sized to what the frame in progress still needs, between these bounds:
-# small reads for small messages (each read allocates its whole size first), large
-# ones for large frames (fewer calls; mod_python leaks a little per call).
+# From a connection that returns what has arrived (``read_returns_available``), reads
+# are sized to what the frame in progress still needs, between these bounds: small
+# reads for small messages (each read allocates its whole size first), large ones for
+# large frames (fewer calls; mod_python leaks a little per call). Any other connection
+# is asked for exactly the bytes the frame still needs, as pywebsocket3 does.
 DEFAULT_READ_SIZE = 16 * 1024
 MAX_READ_SIZE = 4 * 1024 * 1024
 # Close codes an endpoint may send (1005, 1006 and 1015 are for reporting only).
@@ -96,6 +98,9 @@ class Stream:
         self._request = request
         self._options = options or StreamOptions()
         self._conn = request.connection
+        # Only our own connections say that read(n) returns what has arrived (socket
+        # semantics); others (wptserve's HTTP/2 pipe, an embedder's) may block for n bytes.
+        self._greedy_reads = getattr(self._conn, "read_returns_available", False) is True
         self._parser = FrameParser(
             require_mask=self._options.unmask_receive, max_payload=self._options.max_message_size
         )
@@ -156,14 +161,19 @@ class Stream:
             try:
                 frame = self._parser.next_frame()
                 if frame is None:
-                    wanted = min(max(self._parser.wanted(), self._options.read_size), MAX_READ_SIZE)
-                    self._parser.feed(self._read_some(wanted))
+                    self._parser.feed(self._read_some(self._read_size()))
                     continue
                 event = self._assembler.process(frame)
             except ProtocolError as e:
                 self._fail(e.code, e.reason)
             if event is not None:
                 return event
+
+    def _read_size(self) -> int:
+        needed = self._parser.needed()
+        if not self._greedy_reads:
+            return needed
+        return min(max(needed, self._options.read_size), MAX_READ_SIZE)
 
     def _read_some(self, size: int) -> bytes:
         while True:

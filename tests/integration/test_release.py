@@ -92,6 +92,7 @@ def test_sdist_and_wheel_hold_what_they_should(dist):
     wheel = next(dist.glob("*.whl"))
     members = zipfile.ZipFile(wheel).namelist()
     assert "mod_pywebsocket/handshake/hybi.py" in members
+    assert "mod_pywebsocket-pywebsocket3.pth" in members  # `import pywebsocket3` before any handler
     assert any(name.endswith("licenses/LICENSE") or name.endswith("/LICENSE") for name in members)
     assert not any(name.endswith(".c") for name in members)
 

@@ -88,3 +88,16 @@ def test_rsv1_allowed_only_when_negotiated():
     parser.allow_rsv1 = True
     parser.feed(wire)
     assert parser.next_frame().rsv1 == 1
+
+
+def test_needed_asks_for_the_next_step_of_the_frame_and_no_more():
+    frame = build_frame(common.OPCODE_BINARY, b"z" * 70_000, mask=True)  # 2 + 8 + 4 + 70,000 bytes
+    parser = FrameParser()
+    steps = []
+    while parser.next_frame() is None:
+        n = parser.needed()
+        steps.append(n)
+        parser.feed(frame[parser.buffered() : parser.buffered() + n])
+    assert steps == [2, 8, 4 + 70_000] and parser.buffered() == 0
+    parser.feed(build_frame(common.OPCODE_TEXT, b"hi", mask=True)[:1])
+    assert parser.needed() == 1

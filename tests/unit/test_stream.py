@@ -1,3 +1,7 @@
+import os
+import threading
+import time
+
 import pytest
 
 from mod_pywebsocket import common
@@ -179,3 +183,55 @@ def test_ping_limits_and_handlers():
     assert seen == [("ping", b"x"), ("pong", b"p")]
     # on_ping_handler replaces the automatic pong
     assert [f.opcode for f in request.connection.frames()] == [common.OPCODE_PING, common.OPCODE_CLOSE]
+
+
+class PipeConnection:
+    """wptserve's HTTP/2 connection in miniature: read(n) is a buffered pipe read, which
+    blocks until exactly n bytes have arrived (or the writer closes)."""
+
+    def __init__(self) -> None:
+        rfd, wfd = os.pipe()
+        self.rfile = os.fdopen(rfd, "rb")
+        self.wfile = os.fdopen(wfd, "wb", 0)
+        self.written = bytearray()
+        self.asked: list[int] = []
+
+    def read(self, n: int) -> bytes:
+        self.asked.append(n)
+        return self.rfile.read(n)
+
+    def write(self, data: bytes) -> None:
+        self.written += data
+
+
+def test_a_connection_that_blocks_for_n_bytes_is_asked_only_for_what_the_frame_needs():
+    request = make_request()
+    request.connection = conn = PipeConnection()
+    stream = Stream(request, StreamOptions())
+    frames = [client_frame(T, b"Goodbye"), client_frame(B, b"x" * 300), client_frame(B, b"y" * 70_000), close_frame()]
+    results: list = []
+    reader = threading.Thread(target=lambda: results.extend(stream.receive_message() for _ in frames), daemon=True)
+    reader.start()
+    for count, frame in enumerate(frames, 1):  # one at a time, nothing after it: a larger read blocks for ever
+        conn.wfile.write(frame)
+        deadline = time.monotonic() + 5
+        while len(results) < count and reader.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert len(results) == count, f"no message for frame {count}: asked {conn.asked}"
+    reader.join(5)
+    assert results == ["Goodbye", b"x" * 300, b"y" * 70_000, None]
+    # 2 header bytes, then the extended length, then mask + payload, as pywebsocket3 reads
+    assert conn.asked == [2, 4 + 7, 2, 2, 4 + 300, 2, 8, 4 + 70_000, 2, 4 + 2]
+    conn.wfile.close()
+    conn.rfile.close()
+
+
+def test_our_own_connections_are_read_in_large_chunks():
+    request = make_request(client_frame(T, b"a") + client_frame(T, b"b"))
+    request.connection.read_returns_available = True
+    asked: list[int] = []
+    read = request.connection.read
+    request.connection.read = lambda n: asked.append(n) or read(n)
+    stream = Stream(request, StreamOptions())
+    assert stream.receive_message() == "a" and stream.receive_message() == "b"
+    assert asked == [16 * 1024]  # one read brought both frames

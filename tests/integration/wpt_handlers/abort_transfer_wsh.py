@@ -1,5 +1,5 @@
 # AbortedByUserException from transfer_data: the connection drops with nothing more written.
-from mod_pywebsocket import handshake, msgutil
+from pywebsocket3 import handshake, msgutil
 
 
 def web_socket_do_extra_handshake(request):

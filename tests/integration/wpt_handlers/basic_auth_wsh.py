@@ -1,7 +1,7 @@
 # Basic authentication checked by the handler: a raw 401 when the header is missing or wrong.
 import base64
 
-from pywebsocket3 import handshake
+from mod_pywebsocket import handshake
 
 
 def web_socket_do_extra_handshake(request):

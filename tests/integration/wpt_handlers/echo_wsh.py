@@ -1,5 +1,5 @@
 # Echo, close on "Goodbye", echo the client's close code and reason.
-from mod_pywebsocket import common, msgutil
+from pywebsocket3 import common, msgutil
 
 _GOODBYE = "Goodbye"
 

@@ -1,7 +1,7 @@
 # Subprotocol handling, chosen by ?mode=: first, header (the raw header value), none, unrequested.
 import urllib.parse
 
-from pywebsocket3 import msgutil
+from mod_pywebsocket import msgutil
 
 
 def _mode(request):

@@ -1,0 +1,214 @@
+"""The real consumer: wptserve (PyPI) runs its own HTTP/2 server on this package, as WPT does.
+
+WPT's ``?wpt_flags=h2`` tests never reach our servers: wptserve accepts the extended
+CONNECT itself, runs ``handshake.base.HandshakerBase`` (its ``WsH2Handshaker``),
+``dispatch.Dispatcher(root, None, False)``, ``get_handler_suite`` and ``transfer_data``
+on a request whose ``connection.read(n)`` is a pipe read that blocks for exactly n
+bytes. A venv of its own holds wptserve and this package (installed as a user
+would, serving the ``pywebsocket3`` import name; no real pywebsocket3), and an
+HTTP/2 client asserts what WPT's tests assert.
+
+``MPWS_WPTSERVE_REFERENCE=1`` also runs every test against the real pywebsocket3
+(PyPI) in a second venv, to show that both behave the same.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import ssl
+import subprocess
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import pytest
+
+from mod_pywebsocket import common
+
+from ..h2client import H2Connection
+from ..servers import ROOT, make_certificate
+
+pytestmark = pytest.mark.integration
+
+WPT_HANDLERS = ROOT / "tests" / "integration" / "wpt_handlers"
+SERVER_SCRIPT = Path(__file__).with_name("wptserve_h2_server.py")
+# wptserve and its HTTP/2 dependencies, pinned; wptserve's own dependency on pywebsocket3
+# is what this package replaces, so it is installed with --no-deps.
+WPTSERVE = ["wptserve==4.0.3", "h2==4.4.1", "hpack==4.2.0", "hyperframe==6.1.0"]
+REFERENCE = ["pywebsocket3==4.0.2", "six==1.17.0"]  # with its one dependency
+KINDS = ["ours"] + (["pywebsocket3"] if os.environ.get("MPWS_WPTSERVE_REFERENCE") == "1" else [])
+TIMEOUT = 10.0
+# WPT's Send-65K-data tests send 65,000 bytes. wptserve never acknowledges received
+# DATA, so a client can send at most the initial 65,535-byte window on one HTTP/2
+# connection (with pywebsocket3 as with this package): each test opens its own.
+WPT_65K = 65_000
+CLOSE = common.OPCODE_CLOSE
+
+
+def close_body(code: int, reason: str = "") -> bytes:
+    return code.to_bytes(2, "big") + reason.encode("utf-8")
+
+
+@pytest.fixture(scope="module", params=KINDS)
+def wptserve_python(request, tmp_path_factory) -> tuple[str, Path]:
+    """A venv with wptserve and either this package or the real pywebsocket3."""
+    venv = tmp_path_factory.mktemp(f"wptserve-{request.param}") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    package = [str(ROOT)] if request.param == "ours" else REFERENCE
+    subprocess.run(
+        [python, "-m", "pip", "install", "-q", "--no-deps", *WPTSERVE, *package],
+        check=True, capture_output=True, timeout=600,
+    )  # fmt: skip
+    return request.param, python
+
+
+@pytest.fixture(scope="module")
+def wptserve(wptserve_python, tmp_path_factory):
+    """wptserve's HTTP/2 server on the WPT-style handlers; yields (kind, port, certificate, log)."""
+    kind, python = wptserve_python
+    directory = tmp_path_factory.mktemp(f"wptserve-run-{kind}")
+    cert, key = make_certificate(directory)
+    log = directory / "wptserve.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [python, str(SERVER_SCRIPT), str(cert), str(key), str(WPT_HANDLERS)],
+            cwd=directory, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not (match := re.search(r"^port (\d+)$", log.read_text(errors="replace"), re.M)):
+            assert process.poll() is None, f"wptserve exited:\n{log.read_text(errors='replace')}"
+            assert time.monotonic() < deadline, f"wptserve did not start:\n{log.read_text(errors='replace')}"
+            time.sleep(0.05)
+        yield kind, int(match.group(1)), cert, log
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture
+def h2(wptserve):
+    _, port, cert, _ = wptserve
+    connection = H2Connection("127.0.0.1", port, ssl.create_default_context(cafile=str(cert)), timeout=TIMEOUT)
+    yield connection
+    connection.close()
+
+
+def open_ws(h2: H2Connection, path: str, *headers: tuple[str, str]):
+    ws = h2.open_websocket(path, [("origin", "https://web-platform.test"), *headers])
+    assert ws.status == 200, ws.response
+    return ws
+
+
+def stream_ends(h2: H2Connection, ws) -> None:
+    """The server ends the stream (END_STREAM) once the handler has returned."""
+    h2.wait(lambda: ws.stream_id in h2.ended or ws.stream_id in h2.reset)
+    assert ws.stream_id in h2.ended
+
+
+def test_pywebsocket3_is_this_package_before_any_handler_is_loaded(wptserve):
+    kind, _, _, log = wptserve
+    expected = "mod_pywebsocket" if kind == "ours" else "pywebsocket3"
+    assert re.search(rf"^pywebsocket3 is {expected} from ", log.read_text(errors="replace"), re.M)
+
+
+def test_echo_then_goodbye_closes_cleanly(h2):
+    """WPT's pattern: send, get the echo, send "Goodbye"; the server closes 1000 (wasClean)."""
+    ws = open_ws(h2, "/echo")
+    for message in ["Hello", b"\x00\x01binary\xff", "", b"", "A" * WPT_65K]:
+        ws.send(message)
+        assert ws.recv() == message
+    ws.send("Goodbye")
+    assert ws.recv() == "Goodbye"
+    frame = ws.recv_frame()
+    assert (frame.opcode, frame.payload) == (CLOSE, close_body(1000))
+    ws.send_frame(CLOSE, close_body(1000))
+    stream_ends(h2, ws)
+
+
+def test_a_short_message_after_silence_is_echoed(h2):
+    """keeping-connection-open: a quiet stream still answers (no read waits for more bytes)."""
+    ws = open_ws(h2, "/echo")
+    time.sleep(2)
+    ws.send("still here")
+    assert ws.recv() == "still here"
+    ws.send_frame(CLOSE, close_body(1000))
+    assert ws.recv_frame().opcode == CLOSE
+    stream_ends(h2, ws)
+
+
+@pytest.mark.parametrize(("code", "reason"), [(1000, "bye"), (3000, "custom reason"), (4999, ""), (None, "")])
+def test_client_close_is_answered_at_once_with_its_code_and_reason(h2, code, reason):
+    ws = open_ws(h2, "/echo")
+    ws.send_frame(CLOSE, b"" if code is None else close_body(code, reason))  # no END_STREAM
+    frame = ws.recv_frame()
+    assert frame.opcode == CLOSE
+    assert frame.payload == (b"" if code is None else close_body(code, reason))
+    stream_ends(h2, ws)
+
+
+@pytest.mark.parametrize(("query", "body"), [("?code=1000&reason=done", close_body(1000, "done")),
+                                             ("?code=3001&reason=x", close_body(3001, "x")), ("", b"")])  # fmt: skip
+def test_server_initiated_close_completes_both_ways(h2, query, body):
+    """Close-server-initiated-close: the server's close, our reply, then the stream ends."""
+    ws = open_ws(h2, "/remote_close" + query)
+    frame = ws.recv_frame()
+    assert (frame.opcode, frame.payload) == (CLOSE, body)
+    ws.send_frame(CLOSE, close_body(1000, "ok"))
+    stream_ends(h2, ws)
+
+
+def test_empty_messages_both_ways(h2):
+    ws = open_ws(h2, "/empty_message")
+    assert ws.recv() == ""
+    assert ws.recv() == b""
+    ws.send("")
+    assert ws.recv() == "text:0"
+    ws.send(b"")
+    assert ws.recv() == "binary:0"
+    ws.send(b"x" * WPT_65K)
+    assert ws.recv() == f"binary:{WPT_65K}"
+    ws.send_frame(CLOSE, close_body(1000))
+    assert ws.recv_frame().opcode == CLOSE
+    stream_ends(h2, ws)
+
+
+def test_aborted_by_user_sends_nothing_more_and_the_connection_serves_on(h2):
+    ws = open_ws(h2, "/abort_transfer")
+    assert ws.recv() == "about to abort"
+    ws.send("go")
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:  # no close frame, nothing at all, on that stream
+        h2.sock.settimeout(0.2)
+        try:
+            h2._pump()
+        except TimeoutError:
+            pass
+    h2.sock.settimeout(TIMEOUT)
+    assert not h2.data.get(ws.stream_id)
+    other = open_ws(h2, "/echo")
+    other.send("after the abort")
+    assert other.recv() == "after the abort"
+
+
+def test_no_handler_is_404(h2):
+    ws = h2.open_websocket("/no-such-handler")
+    assert ws.status == 404
+
+
+def test_permessage_deflate_over_wptserve(h2):
+    ws = open_ws(h2, "/echo", ("sec-websocket-extensions", "permessage-deflate; client_max_window_bits"))
+    assert ws.response.get("sec-websocket-extensions", "").startswith("permessage-deflate")
+    ws.send("compressible " * 1000)
+    frame = ws.recv_frame()
+    assert frame.rsv1 and len(frame.payload) < 1000
+    assert zlib.decompressobj(-15).decompress(frame.payload + b"\x00\x00\xff\xff") == b"compressible " * 1000
+    ws.send_frame(CLOSE, close_body(1000))
+    assert ws.recv_frame().opcode == CLOSE
+    stream_ends(h2, ws)
