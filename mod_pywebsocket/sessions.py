@@ -40,6 +40,10 @@ def close_all(code: int = common.STATUS_GOING_AWAY, reason: str = "server shutti
     """Send a close to every open session; return how many were sent."""
     with _lock:
         requests = list(_active)
+    streams = [getattr(request, "ws_stream", None) for request in requests]
+    for stream in streams:  # first every sender stops, then each close waits for one frame at most
+        if stream is not None and hasattr(stream, "stop_sending"):
+            stream.stop_sending(code, reason)
     sent = 0
     for request in requests:
         stream = getattr(request, "ws_stream", None)

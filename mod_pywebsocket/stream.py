@@ -1,12 +1,16 @@
 """``request.ws_stream``: a blocking WebSocket stream over ``request.connection``.
 
 The stream moves bytes between the connection (``read(n)``/``write(b)``, as both
-adapters provide) and the sans-I/O core (``framing`` and ``protocol``). It keeps
-pywebsocket's method names and semantics, which handlers depend on:
-``receive_message()`` returns ``str`` for text, ``bytes`` for binary and ``None``
-once the peer's close has arrived (after the close reply is sent).
+adapters provide) and the sans-I/O core (``connection.ServerConnection``, which owns
+the protocol state and rules). It keeps pywebsocket's method names and semantics,
+which handlers depend on: ``receive_message()`` returns ``str`` for text, ``bytes``
+for binary and ``None`` once the peer's close has arrived (after the close reply is
+sent). ``request.server_terminated`` and ``client_terminated`` mirror the core's
+state, set as each close frame goes by.
 
-Thread-safety: one thread may receive while others send; writes are serialised.
+Thread-safety: one thread may receive while others send and close. Every send asks
+the core for its bytes and writes them under one lock, so nothing follows our close
+frame and no frame is split by another.
 """
 
 from __future__ import annotations
@@ -17,6 +21,14 @@ import threading
 from dataclasses import dataclass, field
 
 from . import common
+from .connection import (
+    DEFAULT_MAX_MESSAGE_SIZE,
+    InvalidState,
+    ServerConnection,
+    State,
+    close_body,
+    is_sendable_close_code,
+)
 from .errors import (
     BadOperationException,
     ConnectionTerminatedException,
@@ -28,15 +40,8 @@ from .errors import (
     exception_for_close_code,
 )
 from .extensions import PerMessageDeflate
-from .framing import (
-    Frame,
-    FrameParser,
-    build_frame,
-    create_header,
-    create_length_header,
-    encode_close_body,
-)
-from .protocol import Close, Control, Message, MessageAssembler
+from .framing import MAX_CONTROL_PAYLOAD, Frame, build_frame, create_header, create_length_header, encode_close_body
+from .protocol import Close, Control, Message
 
 __all__ = [
     "BadOperationException",
@@ -60,7 +65,6 @@ __all__ = [
 
 _log = logging.getLogger("mod_pywebsocket.stream")
 
-DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024
 # From a connection that returns what has arrived (``read_returns_available``), reads
 # are sized to what the frame in progress still needs, between these bounds: small
 # reads for small messages (each read allocates its whole size first), large ones for
@@ -68,8 +72,6 @@ DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024
 # is asked for exactly the bytes the frame still needs, as pywebsocket3 does.
 DEFAULT_READ_SIZE = 16 * 1024
 MAX_READ_SIZE = 4 * 1024 * 1024
-# Close codes an endpoint may send (1005, 1006 and 1015 are for reporting only).
-_UNSENDABLE_CODES = frozenset({1004, 1005, 1006, 1015})
 
 
 @dataclass
@@ -92,7 +94,13 @@ class StreamOptions:
 
 
 class Stream:
-    """The WebSocket connection of one request, as handlers use it."""
+    """The WebSocket connection of one request, as handlers use it.
+
+    A blocking adapter over ``connection.ServerConnection``: sends take the write lock,
+    ask the core for the bytes (which checks the state and changes it) and write them
+    before letting go, so no data frame can follow our close frame and no frame is
+    split by another, whatever threads send and close. Receiving reads into the core.
+    """
 
     def __init__(self, request, options: StreamOptions | None = None, deflate: PerMessageDeflate | None = None) -> None:
         self._request = request
@@ -101,32 +109,33 @@ class Stream:
         # Only our own connections say that read(n) returns what has arrived (socket
         # semantics); others (wptserve's HTTP/2 pipe, an embedder's) may block for n bytes.
         self._greedy_reads = getattr(self._conn, "read_returns_available", False) is True
-        self._parser = FrameParser(
-            require_mask=self._options.unmask_receive, max_payload=self._options.max_message_size
+        self._core = ServerConnection(
+            max_message_size=self._options.max_message_size,
+            require_mask=self._options.unmask_receive,
+            mask_send=self._options.mask_send,
+            deflate=deflate,
         )
-        self._assembler = MessageAssembler(self._options.max_message_size)
-        self._deflate = deflate
-        if deflate is not None:
-            self._parser.allow_rsv1 = True
-            self._assembler.inflate = deflate.decompress
-        self._compressing = False  # whether the message being sent in fragments is compressed
         self._write_lock = threading.Lock()
-        self._sending_opcode: int | None = None
+        self._close_requested = False  # a close waits for the lock: other sends give way
+        self._announced_close: tuple[int, str] | None = None  # see stop_sending
         self._last_received_opcode: int | None = None
         self._ping_queue: collections.deque[bytes] = collections.deque()
-        self._failed = False
         self._idle_pinged = False
         request.client_terminated = False
         request.server_terminated = False
         request.ws_close_code = None
         request.ws_close_reason = None
 
+    @property
+    def state(self) -> State:
+        """The connection's state (open, closing, closed), as the core has it."""
+        return self._core.state
+
     # -- receiving ---------------------------------------------------------
 
     def receive_message(self) -> str | bytes | None:
         """Block for the next message; ``None`` once the peer has closed."""
-        request = self._request
-        if request.client_terminated:
+        if self._core.close_received:
             raise BadOperationException("receive_message after the peer's close")
         while True:
             event = self._next_event()
@@ -146,7 +155,7 @@ class Stream:
 
     def receive_bytes(self, length: int) -> bytes:
         """Read exactly ``length`` raw bytes from the connection (for protocol tests)."""
-        chunks = [self._parser.take_raw(length)]
+        chunks = [self._core.take_raw(length)]
         got = len(chunks[0])
         while got < length:
             data = self._read_some(length - got)
@@ -155,22 +164,20 @@ class Stream:
         return b"".join(chunks)
 
     def _next_event(self):
-        if self._failed:
+        core = self._core
+        if core.failed:
             raise ConnectionTerminatedException("the connection has already failed")
         while True:
             try:
-                frame = self._parser.next_frame()
-                if frame is None:
-                    self._parser.feed(self._read_some(self._read_size()))
-                    continue
-                event = self._assembler.process(frame)
+                event = core.next_event()
             except ProtocolError as e:
                 self._fail(e.code, e.reason)
             if event is not None:
                 return event
+            core.receive_data(self._read_some(self._read_size()))
 
     def _read_size(self) -> int:
-        needed = self._parser.needed()
+        needed = self._core.needed()
         if not self._greedy_reads:
             return needed
         return min(max(needed, self._options.read_size), MAX_READ_SIZE)
@@ -180,17 +187,17 @@ class Stream:
             try:
                 data = self._conn.read(size)
             except TimeoutError:
-                if self._options.ping_on_idle and not self._idle_pinged and not self._request.server_terminated:
+                if self._options.ping_on_idle and not self._idle_pinged and not self._core.close_sent:
                     self._idle_pinged = True
-                    self._send_frame(common.OPCODE_PING, b"")
+                    self._send(self._core.send_ping, b"", quiet=True)
                     continue
-                self._failed = True
+                self._core.failed = True
                 raise ConnectionTerminatedException("read timed out") from None
             except OSError as e:
-                self._failed = True
+                self._core.failed = True
                 raise ConnectionTerminatedException(f"read failed: {e}") from e
             if not data:
-                self._failed = True
+                self._core.failed = True
                 raise ConnectionTerminatedException("the peer closed the connection without a close frame")
             self._idle_pinged = False
             return data
@@ -201,8 +208,8 @@ class Stream:
             handler = getattr(request, "on_ping_handler", None)
             if handler is not None:
                 handler(request, event.payload)
-            elif not request.server_terminated:
-                self._send_frame(common.OPCODE_PONG, event.payload)
+            else:
+                self._send(self._core.send_pong, event.payload, quiet=True)
             return
         if event.payload in self._ping_queue:
             while self._ping_queue and self._ping_queue.popleft() != event.payload:
@@ -216,7 +223,7 @@ class Stream:
         request.ws_close_code = event.code
         request.ws_close_reason = event.reason
         request.client_terminated = True
-        if request.server_terminated:
+        if self._core.close_sent:
             return  # the reply to our own close: the closing handshake is complete
         dispatcher = getattr(request, "_dispatcher", None)
         if dispatcher is not None:
@@ -224,83 +231,83 @@ class Stream:
         else:
             code, reason = default_passive_closing_handshake(request)
         code = _sendable_code(code)
+        reason = (reason or "") if code is not None else ""
+        if len(reason.encode("utf-8")) > MAX_CONTROL_PAYLOAD - 2:
+            reason = ""  # longer than a close frame can carry
         try:
-            self._send_close(code, (reason or "") if code is not None else "")
-        except ValueError:  # a reason longer than a close frame can carry
-            self._send_close(code, "")
+            self._send_close(code, reason)
+        except InvalidState:
+            pass  # another thread's close went first
 
     def _fail(self, code: int, reason: str) -> None:
         """Fail the connection (RFC 6455 7.1.7): send a close with ``code`` and raise."""
         _log.info("failing the connection with %d: %s", code, reason)
-        self._failed = True
-        if not self._request.server_terminated:
-            try:
-                self._send_close(code, reason[:120])
-            except ConnectionTerminatedException:
-                pass
+        self._close_requested = True
+        try:
+            with self._write_lock:
+                data = self._core.fail(code, reason)
+                self._request.server_terminated = True
+                if data:
+                    self._write(data)
+        except ConnectionTerminatedException:
+            pass
         raise exception_for_close_code(code, reason)
 
     # -- sending -----------------------------------------------------------
 
+    def _send(self, produce, *args, quiet: bool = False, **kwargs) -> None:
+        """Ask the core for a frame and write it, both under the write lock.
+
+        ``quiet``: a frame the server sends on its own (a pong, an idle ping) is simply
+        not sent once our close has gone; a handler's send raises ``InvalidState``.
+        """
+        with self._write_lock:
+            try:
+                if self._close_requested:
+                    raise InvalidState("the closing handshake is being sent")
+                data = produce(*args, **kwargs)
+            except InvalidState:
+                if quiet:
+                    return
+                raise
+            self._write(data)
+
     def send_message(self, message: str | bytes, end: bool = True, binary: bool = False) -> None:
         """Send a message, or with ``end=False`` one fragment of it."""
-        if self._request.server_terminated:
-            raise BadOperationException("send_message after the closing handshake was sent")
         if binary:
             if isinstance(message, str):
                 raise BadOperationException("a binary message must be bytes, not str")
-            opcode = common.OPCODE_BINARY
             payload = bytes(message)
         else:
-            opcode = common.OPCODE_TEXT
             payload = message.encode("utf-8") if isinstance(message, str) else bytes(message)
-        with self._write_lock:
-            first = self._sending_opcode is None
-            if not first and self._sending_opcode != opcode:
-                raise BadOperationException("text and binary fragments mixed in one message")
-            if first:
-                self._compressing = self._deflate is not None and self._deflate.compress_outgoing
-            if self._compressing:
-                payload = self._deflate.compress(payload, end)
-            self._sending_opcode = None if end else opcode
-            self._write(
-                build_frame(
-                    opcode if first else common.OPCODE_CONTINUATION,
-                    payload,
-                    fin=end,
-                    rsv1=self._compressing and first,
-                    mask=self._options.mask_send,
-                )
-            )
+        self._send(self._core.send_message, payload, binary=binary, end=end)
 
     def send_ping(self, body: str | bytes = b"", binary: bool = False) -> None:
         if isinstance(body, str):
             body = body.encode("utf-8")
         if len(body) > 125:
             raise BadOperationException("a ping body must be 125 bytes or fewer")
-        if self._request.server_terminated:
-            raise BadOperationException("send_ping after the closing handshake was sent")
-        self._ping_queue.append(body)
-        self._send_frame(common.OPCODE_PING, body)
+        with self._write_lock:
+            if self._close_requested:
+                raise InvalidState("the closing handshake is being sent")
+            data = self._core.send_ping(body)
+            self._ping_queue.append(body)
+            self._write(data)
 
     def close_connection(
         self, code: int | None = common.STATUS_NORMAL_CLOSURE, reason: str = "", wait_response: bool = True
     ) -> None:
         """Start the closing handshake and (by default) wait for the peer's close."""
-        request = self._request
-        if request.server_terminated:
+        core = self._core
+        if core.close_sent:
             _log.debug("close_connection: the close was already sent")
             return
-        if code is None:
-            if reason:
-                raise BadOperationException("a close reason needs a status code")
-        elif not (1000 <= code <= 4999) or code in _UNSENDABLE_CODES:
-            raise BadOperationException(f"status code {code} cannot be sent in a close frame")
         try:
             self._send_close(code, reason or "")
-        except ValueError as e:
-            raise BadOperationException(str(e)) from None
-        if not wait_response or request.client_terminated or self._failed:
+        except InvalidState:  # another thread's close went first
+            _log.debug("close_connection: the close was already sent")
+            return
+        if not wait_response or core.close_received or core.failed:
             return
         if code in (common.STATUS_GOING_AWAY, common.STATUS_PROTOCOL_ERROR):
             return
@@ -317,20 +324,33 @@ class Stream:
         except (ConnectionTerminatedException, InvalidUTF8Exception, UnsupportedFrameException) as e:
             _log.debug("no clean close reply: %s", e)
 
-    def _send_close(self, code: int | None, reason: str) -> None:
-        body = encode_close_body(code, reason)
-        self._request.server_terminated = True
-        self._send_frame(common.OPCODE_CLOSE, body)
+    def stop_sending(self, code: int = common.STATUS_GOING_AWAY, reason: str = "") -> None:
+        """Announce the close a stopping server is about to send: from now on sends raise
+        ``InvalidState`` (pongs and pings are dropped), and whichever close goes out first,
+        the server's own or one a handler or the dispatcher asks for meanwhile, carries
+        ``code`` and ``reason``. So no connection keeps sending while the server closes
+        the others, and every client learns why."""
+        close_body(code, reason)
+        self._announced_close = (code, reason)
+        self._close_requested = True
 
-    def _send_frame(self, opcode: int, payload: bytes) -> None:
+    def _send_close(self, code: int | None, reason: str) -> None:
+        if self._announced_close is not None:
+            code, reason = self._announced_close
+        close_body(code, reason)  # a close that may not be sent changes nothing
+        # Said before waiting for the lock: senders that loop would otherwise win it back
+        # every time (threading.Lock is not fair) and hold the close off for ever.
+        self._close_requested = True
         with self._write_lock:
-            self._write(build_frame(opcode, payload, mask=self._options.mask_send))
+            data = self._core.send_close(code, reason)
+            self._request.server_terminated = True
+            self._write(data)
 
     def _write(self, data: bytes) -> None:
         try:
             self._conn.write(data)
         except OSError as e:
-            self._failed = True
+            self._core.failed = True
             raise ConnectionTerminatedException(f"write failed: {e}") from e
 
 
@@ -343,9 +363,7 @@ def default_passive_closing_handshake(request) -> tuple[int | None, str]:
 
 
 def _sendable_code(code: int | None) -> int | None:
-    if code is None or code in _UNSENDABLE_CODES or not (1000 <= code <= 4999):
-        return None
-    return code
+    return code if code is not None and is_sendable_close_code(code) else None
 
 
 # -- frame builders kept for handlers and test clients written for pywebsocket --

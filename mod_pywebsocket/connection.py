@@ -1,0 +1,209 @@
+"""The server's side of one WebSocket connection, with no I/O: state, both directions, every rule.
+
+``ServerConnection`` takes bytes in (``receive_data``) and gives events out
+(``next_event``: ``Message``, ``Control`` for pings and pongs, ``Close``); every
+``send_*`` method returns the bytes to write and changes the state in the same
+step. It has no sockets, threads or clocks: the blocking adapter (``stream.Stream``)
+locks around "ask the core for bytes, write them", so the ordering rules below hold
+whatever threads a handler uses, and unit tests, property tests and fuzzers drive
+this same object.
+
+The state is explicit (``State``): OPEN, then CLOSING once either side's close frame
+has gone by, then CLOSED once both have (or the connection failed). Rules it keeps:
+
+* nothing after our close frame: data, pings and pongs sent after it raise
+  ``InvalidState`` (RFC 6455 section 5.5.1);
+* a fragmented message keeps one opcode, continuations follow the first frame,
+  and compression (permessage-deflate) is decided once per message;
+* only close codes an endpoint may send (1000-4999 less 1004, 1005, 1006, 1015);
+* failing the connection (``fail``) sends one close with the failure's code.
+
+``send_frame_unchecked`` is the one way around those rules, for harnesses that test
+clients with frames the protocol forbids (bad UTF-8, reserved bits or opcodes,
+fragmented or oversized control frames, any close code, frames after a close); it
+changes no state and normal sends never go through it.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+
+from . import common
+from .errors import BadOperationException
+from .extensions import PerMessageDeflate
+from .framing import MAX_CONTROL_PAYLOAD, FrameParser, apply_mask, build_frame, create_header, encode_close_body
+from .protocol import Close, Event, MessageAssembler
+
+DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024
+# Close codes an endpoint may not send (1005, 1006 and 1015 are for reporting only).
+UNSENDABLE_CLOSE_CODES = frozenset({1004, 1005, 1006, 1015})
+
+
+class State(enum.Enum):
+    OPEN = "open"
+    CLOSING = "closing"  # one close frame has gone by (ours or the peer's)
+    CLOSED = "closed"  # both have, or the connection failed
+
+
+class InvalidState(BadOperationException):
+    """A send the connection's state does not allow (data or a ping after our close)."""
+
+
+def is_sendable_close_code(code: int) -> bool:
+    return 1000 <= code <= 4999 and code not in UNSENDABLE_CLOSE_CODES
+
+
+def close_body(code: int | None, reason: str = "") -> bytes:
+    """The body of a close an endpoint may send; ``BadOperationException`` if it may not."""
+    if code is None:
+        if reason:
+            raise BadOperationException("a close reason needs a status code")
+    elif not is_sendable_close_code(code):
+        raise BadOperationException(f"status code {code} cannot be sent in a close frame")
+    try:
+        return encode_close_body(code, reason or "")
+    except ValueError as e:
+        raise BadOperationException(str(e)) from None
+
+
+def _truncate_utf8(text: str, limit: int) -> str:
+    """At most ``limit`` bytes of ``text`` in UTF-8, cut on a character boundary."""
+    data = text.encode("utf-8")
+    return text if len(data) <= limit else data[:limit].decode("utf-8", "ignore")
+
+
+class ServerConnection:
+    """One connection's protocol state; see the module's docstring."""
+
+    def __init__(
+        self,
+        *,
+        max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
+        require_mask: bool = True,
+        mask_send: bool = False,
+        deflate: PerMessageDeflate | None = None,
+    ) -> None:
+        self._parser = FrameParser(require_mask=require_mask, max_payload=max_message_size)
+        self._assembler = MessageAssembler(max_message_size)
+        self._deflate = deflate
+        if deflate is not None:
+            self._parser.allow_rsv1 = True
+            self._assembler.inflate = deflate.decompress
+        self._mask_send = mask_send
+        self._sending_opcode: int | None = None  # the message being sent in fragments
+        self._compressing = False  # whether that message is compressed
+        self.close_sent = False
+        self.close_received = False
+        self.failed = False
+        self.close_code: int | None = None  # what the peer's close said (1005: no code)
+        self.close_reason: str | None = None
+
+    @property
+    def state(self) -> State:
+        if self.failed or (self.close_sent and self.close_received):
+            return State.CLOSED
+        if self.close_sent or self.close_received:
+            return State.CLOSING
+        return State.OPEN
+
+    # -- receiving -------------------------------------------------------------
+
+    def receive_data(self, data: bytes) -> None:
+        self._parser.feed(data)
+
+    def needed(self) -> int:
+        """The fewest bytes that let the next frame progress (see ``FrameParser.needed``)."""
+        return self._parser.needed()
+
+    def take_raw(self, n: int) -> bytes:
+        """Up to ``n`` received bytes not parsed yet (for handlers that read raw)."""
+        return self._parser.take_raw(n)
+
+    def next_event(self) -> Event | None:
+        """The next event in what was received, or None until more bytes arrive.
+
+        Raises ``ProtocolError`` when the peer broke a rule: call ``fail`` with its code.
+        """
+        frame = self._parser.next_frame()
+        if frame is None:
+            return None
+        event = self._assembler.process(frame)
+        if isinstance(event, Close):
+            self.close_received = True
+            self.close_code, self.close_reason = event.code, event.reason
+        return event
+
+    # -- sending ---------------------------------------------------------------
+
+    def _check_can_send(self, what: str) -> None:
+        if self.close_sent:
+            raise InvalidState(f"{what} after the closing handshake was sent")
+
+    def send_message(self, payload: bytes, *, binary: bool, end: bool = True) -> bytes:
+        """A message, or with ``end=False`` one fragment of it (later calls continue it)."""
+        self._check_can_send("send_message")
+        opcode = common.OPCODE_BINARY if binary else common.OPCODE_TEXT
+        first = self._sending_opcode is None
+        if not first and self._sending_opcode != opcode:
+            raise BadOperationException("text and binary fragments mixed in one message")
+        if first:
+            self._compressing = self._deflate is not None and self._deflate.compress_outgoing
+        if self._compressing:
+            payload = self._deflate.compress(payload, end)
+        self._sending_opcode = None if end else opcode
+        return build_frame(
+            opcode if first else common.OPCODE_CONTINUATION,
+            payload,
+            fin=end,
+            rsv1=self._compressing and first,
+            mask=self._mask_send,
+        )
+
+    def _control(self, opcode: int, payload: bytes) -> bytes:
+        if len(payload) > MAX_CONTROL_PAYLOAD:
+            raise BadOperationException("a control frame's payload must be 125 bytes or fewer")
+        return build_frame(opcode, payload, mask=self._mask_send)
+
+    def send_ping(self, body: bytes = b"") -> bytes:
+        self._check_can_send("send_ping")
+        return self._control(common.OPCODE_PING, body)
+
+    def send_pong(self, body: bytes = b"") -> bytes:
+        self._check_can_send("send_pong")
+        return self._control(common.OPCODE_PONG, body)
+
+    def send_close(self, code: int | None = common.STATUS_NORMAL_CLOSURE, reason: str = "") -> bytes:
+        """Our close frame (``code=None``: an empty body). Nothing may be sent after it."""
+        self._check_can_send("close")
+        body = close_body(code, reason)
+        self.close_sent = True
+        return build_frame(common.OPCODE_CLOSE, body, mask=self._mask_send)
+
+    def fail(self, code: int, reason: str = "") -> bytes:
+        """Fail the connection (RFC 6455 7.1.7): the close to send (none if ours went already)."""
+        self.failed = True
+        if self.close_sent:
+            return b""
+        self.close_sent = True
+        body = encode_close_body(code, _truncate_utf8(reason, MAX_CONTROL_PAYLOAD - 2))
+        return build_frame(common.OPCODE_CLOSE, body, mask=self._mask_send)
+
+    def send_frame_unchecked(
+        self,
+        opcode: int,
+        payload: bytes = b"",
+        *,
+        fin: bool = True,
+        rsv1: bool = False,
+        rsv2: bool = False,
+        rsv3: bool = False,
+        mask: bool | None = None,
+    ) -> bytes:
+        """Any frame at all, as given: for testing clients. No rule is checked, no state changes."""
+        masked = self._mask_send if mask is None else mask
+        header = create_header(opcode & 0x0F, len(payload), int(fin), int(rsv1), int(rsv2), int(rsv3), masked)
+        if not masked:
+            return header + payload
+        key = os.urandom(4)
+        return header + key + apply_mask(payload, key)

@@ -1,0 +1,128 @@
+"""RFC 6455 5.5.1 under concurrency: a handler sends from several threads while another
+thread closes (or the server shuts down and ``close_all`` sends 1001). The client reads
+the whole byte stream: every frame well formed, one close frame, and nothing after it."""
+
+from __future__ import annotations
+
+import itertools
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from mod_pywebsocket import common
+from mod_pywebsocket.framing import FrameParser
+from mod_pywebsocket.protocol import Close, MessageAssembler
+
+from ..servers import TESTBED, start_server
+from .rawhttp import RawWebSocket
+
+pytestmark = pytest.mark.integration
+
+# (threads, size, kind, fragments): one and several threads, small and multi-megabyte,
+# text (non-ASCII, so encoding takes time) and binary, whole and fragmented messages.
+SHAPES = [
+    (1, 4 * 1024 * 1024, "text", 0),
+    (1, 2 * 1024 * 1024, "binary", 1),
+    (1, 512, "text", 1),
+    (3, 1024 * 1024, "mixed", 0),
+    (4, 200, "mixed", 0),
+    (2, 3 * 1024 * 1024, "text", 0),
+]
+CONNECTIONS = 240  # per server; each shape gets CONNECTIONS / len(SHAPES)
+PARALLEL = 8
+SHUTDOWN_CONNECTIONS = 48
+DEADLINE = 150.0  # seconds per server, for the whole run
+
+
+def check_stream(data: bytes) -> tuple[int, int]:
+    """Parse everything the server sent; return (frames, frames after the close)."""
+    parser = FrameParser(require_mask=False)
+    assembler = MessageAssembler(None)
+    parser.feed(data)
+    frames = after_close = 0
+    closed = False
+    while (frame := parser.next_frame()) is not None:
+        frames += 1
+        if closed:
+            after_close += 1
+            continue
+        event = assembler.process(frame)  # fragments in order, text is UTF-8
+        if isinstance(event, Close):
+            closed = True
+            assert event.code == common.STATUS_GOING_AWAY, event
+    assert parser.buffered() == 0, "the stream ends inside a frame"
+    assert closed, "no close frame"
+    return frames, after_close
+
+
+def read_all(ws: RawWebSocket) -> bytes:
+    """Everything the server sends until it closes the connection (megabytes: no quadratic joins)."""
+    data = bytearray(ws.parser.take_raw(ws.parser.buffered()))
+    while chunk := ws.sock.recv(1 << 20):
+        data += chunk
+    return bytes(data)
+
+
+def run_one(server, scheme: str, query: str) -> tuple[int, int]:
+    with server.open_socket(scheme, timeout=30) as sock:
+        ws = RawWebSocket(sock)
+        assert ws.handshake("/scanned/race?" + query).status == 101
+        return check_stream(read_all(ws))
+
+
+@pytest.fixture(scope="module", params=["apache", "standalone"])
+def race_server(request, tmp_path_factory):
+    server = start_server(request.param, TESTBED, tmp_path_factory.mktemp(f"race-{request.param}"),
+                          {"WS_HANDLER_SCAN": "/srv/handlers/scanned"})  # fmt: skip
+    yield server
+    server.stop()
+
+
+def test_nothing_after_the_close_frame_while_threads_send(race_server):
+    started = time.monotonic()
+    queries = [
+        f"threads={t}&size={s}&kind={k}&fragments={f}&delay_ms=40"
+        for (t, s, k, f) in itertools.islice(itertools.cycle(SHAPES), CONNECTIONS)
+    ]
+    schemes = itertools.cycle(["ws", "ws", "ws", "wss"])
+    with ThreadPoolExecutor(PARALLEL) as pool:
+        results = list(pool.map(lambda q: run_one(race_server, next(schemes), q), queries, timeout=DEADLINE))
+    bad = [(q, r) for q, r in zip(queries, results, strict=True) if r[1]]
+    assert not bad, f"{len(bad)} of {len(results)} connections had frames after the close: {bad[:5]}"
+    assert sum(r[0] for r in results) > CONNECTIONS  # data frames did go out before the closes
+    assert time.monotonic() - started < DEADLINE
+
+
+@pytest.mark.parametrize("kind", ["apache", "standalone"])
+def test_nothing_after_the_close_frame_when_the_server_shuts_down(tmp_path, kind):
+    """close_all (SIGTERM) closes with 1001 while every handler's threads are still sending."""
+    server = start_server(kind, TESTBED, tmp_path, {"WS_HANDLER_SCAN": "/srv/handlers/scanned"})
+    sockets = []
+    try:
+        for i in range(SHUTDOWN_CONNECTIONS):
+            t, s, k, f = SHAPES[i % len(SHAPES)]
+            sock = server.open_socket("ws", timeout=30)
+            ws = RawWebSocket(sock)
+            assert ws.handshake(f"/scanned/race?threads={t}&size={min(s, 256 * 1024)}&kind={k}&fragments={f}"
+                                "&close=server").status == 101  # fmt: skip
+            sockets.append(ws)
+        if kind == "apache":
+            server.container.kill(signal="SIGTERM")
+        else:
+            for process in server.processes:
+                process.send_signal(signal.SIGTERM)
+        # Every client reads at once: a sender blocked on a client that does not read holds
+        # that connection's write lock, and the shutdown's close waits for it.
+        with ThreadPoolExecutor(len(sockets)) as pool:
+            results = list(pool.map(lambda ws: check_stream(read_all(ws)), sockets, timeout=DEADLINE))
+        bad = [r for r in results if r[1]]
+        assert not bad, f"{len(bad)} of {len(results)} connections had frames after the close"
+    finally:
+        for ws in sockets:
+            try:
+                ws.sock.close()
+            except OSError:
+                pass
+        server.stop()
