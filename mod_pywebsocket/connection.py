@@ -129,7 +129,7 @@ class ServerConnection:
         if frame is None:
             return None
         event = self._assembler.process(frame)
-        if isinstance(event, Close):
+        if type(event) is Close:
             self.close_received = True
             self.close_code, self.close_reason = event.code, event.reason
         return event
@@ -140,7 +140,7 @@ class ServerConnection:
         if self.close_sent:
             raise InvalidState(f"{what} after the closing handshake was sent")
 
-    def send_message(self, payload: bytes, *, binary: bool, end: bool = True) -> bytes:
+    def send_message(self, payload: bytes, binary: bool, end: bool = True) -> bytes:
         """A message, or with ``end=False`` one fragment of it (later calls continue it)."""
         self._check_can_send("send_message")
         opcode = common.OPCODE_BINARY if binary else common.OPCODE_TEXT

@@ -280,7 +280,10 @@ class Stream:
             payload = bytes(message)
         else:
             payload = message.encode("utf-8") if isinstance(message, str) else bytes(message)
-        self._send(self._core.send_message, payload, binary=binary, end=end)
+        with self._write_lock:  # _send's steps, inlined on the hot path
+            if self._close_requested:
+                raise InvalidState("the closing handshake is being sent")
+            self._write(self._core.send_message(payload, binary, end))
 
     def send_ping(self, body: str | bytes = b"", binary: bool = False) -> None:
         if isinstance(body, str):
