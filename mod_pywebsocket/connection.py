@@ -125,14 +125,14 @@ class ServerConnection:
 
         Raises ``ProtocolError`` when the peer broke a rule: call ``fail`` with its code.
         """
-        frame = self._parser.next_frame()
-        if frame is None:
-            return None
-        event = self._assembler.process(frame)
-        if type(event) is Close:
-            self.close_received = True
-            self.close_code, self.close_reason = event.code, event.reason
-        return event
+        while (frame := self._parser.next_frame()) is not None:
+            event = self._assembler.process(frame)  # None: a fragment, the message goes on
+            if event is not None:
+                if type(event) is Close:
+                    self.close_received = True
+                    self.close_code, self.close_reason = event.code, event.reason
+                return event
+        return None
 
     # -- sending ---------------------------------------------------------------
 

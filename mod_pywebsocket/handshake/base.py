@@ -1,7 +1,8 @@
 """The opening handshake: pure checks (RFC 6455 section 4.2) and the flow around them.
 
-The functions check one step each (``parse_client_handshake`` runs them all)
-and ``build_response`` makes the 101 bytes; no I/O. Repeated header lines are
+The functions check one step each, ``HandshakerBase.check_client_handshake`` runs
+them in order (``parse_client_handshake`` runs it on a request head alone, for tests
+and fuzzers), and ``build_response`` makes the 101 bytes; no I/O. Repeated header lines are
 expected to arrive merged with ", " (as Apache and the standalone server do), so
 a duplicated key or version shows up as a bad value.
 
@@ -149,20 +150,35 @@ class ClientHandshake:
 def parse_client_handshake(method: str, protocol: str, headers: Any, *, http2: bool = False) -> ClientHandshake:
     """Validate a client's opening handshake; raise HandshakeException with the status to answer.
 
-    ``headers`` needs only a case-insensitive ``get(name)``. ``http2`` relaxes the
-    rules RFC 8441 changes (no Connection header, the key is the proxy's own).
+    It runs the production checks, ``hybi.Handshaker``'s, in their order, on the
+    request head alone (for tests, fuzzers and tools); ``headers`` needs only a
+    case-insensitive ``get(name)``. As in production, the protocol decides whether the
+    RFC 8441 rules apply (``HTTP/2...``: no Connection header, the key is the proxy's
+    own); ``http2=True`` is kept for old callers and must agree with it.
     """
-    check_request_line(method, protocol, http2=http2)
-    check_upgrade_headers(headers, http2=http2)
-    version = check_version(headers)
-    key = check_key(headers)
+    from .hybi import Handshaker  # hybi builds on this module
+
+    if http2 and not protocol.startswith("HTTP/2"):
+        raise ValueError(f"http2=True with protocol {protocol!r}")
+    request = _RequestHead(method, protocol, headers)
+    Handshaker(request, None).check_client_handshake()
     return ClientHandshake(
-        key=key,
-        version=version,
-        origin=headers.get(common.ORIGIN_HEADER),
-        requested_protocols=parse_protocols(headers.get(common.SEC_WEBSOCKET_PROTOCOL_HEADER)),
-        requested_extensions=parse_extension_offers(headers.get(common.SEC_WEBSOCKET_EXTENSIONS_HEADER)),
+        key=headers.get(common.SEC_WEBSOCKET_KEY_HEADER).strip(" \t"),
+        version=request.ws_version,
+        origin=request.ws_origin,
+        requested_protocols=request.ws_requested_protocols,
+        requested_extensions=request.ws_requested_extensions,
     )
+
+
+class _RequestHead:
+    """Just what the checks of ``HandshakerBase`` read of a request."""
+
+    def __init__(self, method: str, protocol: str, headers: Any) -> None:
+        self.method = method
+        self.protocol = protocol
+        self.headers_in = headers
+        self.uri = "/"
 
 
 def check_selected_protocol(requested: list[str] | None, selected: str | None) -> None:
@@ -246,15 +262,7 @@ class HandshakerBase:
         request.ws_close_code = None
         request.ws_close_reason = None
         try:
-            self._validate_request()
-            request.ws_resource = request.uri
-            request.ws_version = self._check_version()
-            request.ws_origin = self._header(common.ORIGIN_HEADER)
-            request.ws_protocol = None
-            request.ws_requested_protocols = parse_protocols(self._header(common.SEC_WEBSOCKET_PROTOCOL_HEADER))
-            offers = parse_extension_offers(self._header(common.SEC_WEBSOCKET_EXTENSIONS_HEADER))
-            request.ws_requested_extensions = offers
-            self._set_accept()
+            self.check_client_handshake()
             request.ws_extension_processors = self._get_extension_processors_requested()
             request.extra_headers = []
             options = self._stream_options()
@@ -275,6 +283,21 @@ class HandshakerBase:
             f", {extensions}" if extensions else "",
             _peer(request),
         )
+
+    def check_client_handshake(self) -> None:
+        """Every check of the client's request, in order, setting the ``ws_*`` attributes it reads.
+
+        The first step of ``do_handshake``; ``parse_client_handshake`` runs it alone.
+        """
+        request = self._request
+        self._validate_request()
+        request.ws_resource = request.uri
+        request.ws_version = self._check_version()
+        request.ws_origin = self._header(common.ORIGIN_HEADER)
+        request.ws_protocol = None
+        request.ws_requested_protocols = parse_protocols(self._header(common.SEC_WEBSOCKET_PROTOCOL_HEADER))
+        request.ws_requested_extensions = parse_extension_offers(self._header(common.SEC_WEBSOCKET_EXTENSIONS_HEADER))
+        self._set_accept()
 
     def _header(self, name: str) -> str | None:
         return self._request.headers_in.get(self._transform_header(name))

@@ -11,39 +11,51 @@ import atheris
 
 with atheris.instrument_imports():
     from mod_pywebsocket import common
+    from mod_pywebsocket.connection import InvalidState, ServerConnection, State
     from mod_pywebsocket.errors import HandshakeException, ProtocolError
     from mod_pywebsocket.extensions import PerMessageDeflate
-    from mod_pywebsocket.framing import FrameParser
     from mod_pywebsocket.handshake.base import parse_client_handshake
     from mod_pywebsocket.http import HttpError, parse_request_head
-    from mod_pywebsocket.protocol import Close, MessageAssembler
+    from mod_pywebsocket.protocol import Close, Message
 
 _CODES = {common.STATUS_PROTOCOL_ERROR, common.STATUS_INVALID_FRAME_PAYLOAD_DATA, common.STATUS_MESSAGE_TOO_BIG}
 
 
 def frames(data: bytes) -> None:
-    """Frame parser + message assembler (with permessage-deflate when the first byte is odd)."""
+    """The production connection core (``ServerConnection``): bytes in, events out; with
+    permessage-deflate when the first byte is odd. A protocol error must give a close
+    that fails the connection with its code, and nothing may be sent after it."""
     if not data:
         return
-    parser = FrameParser(require_mask=bool(data[0] & 2), max_payload=4096)
-    assembler = MessageAssembler(4096)
-    if data[0] & 1:
-        parser.allow_rsv1 = True
-        assembler.inflate = PerMessageDeflate().decompress
+    core = ServerConnection(
+        max_message_size=4096,
+        require_mask=bool(data[0] & 2),
+        deflate=PerMessageDeflate() if data[0] & 1 else None,
+    )
     step = (data[0] >> 2) + 1
     try:
         for i in range(1, len(data), step):
-            parser.feed(data[i : i + step])
-            while (frame := parser.next_frame()) is not None:
-                if isinstance(assembler.process(frame), Close):
+            core.receive_data(data[i : i + step])
+            while (event := core.next_event()) is not None:
+                if isinstance(event, Close):
+                    core.send_close(None)
+                    assert core.state is State.CLOSED
                     return
+                if isinstance(event, Message):
+                    core.send_message(event.data.encode() if isinstance(event.data, str) else event.data, True)
     except ProtocolError as e:
         if e.code not in _CODES:
             raise
+        assert core.fail(e.code, e.reason).startswith(b"\x88")
+        try:
+            core.send_message(b"after the failure", True)
+        except InvalidState:
+            return
+        raise AssertionError("a data frame after a failed connection's close") from None
 
 
 def handshake(data: bytes) -> None:
-    """HTTP request head parsing, then opening-handshake validation."""
+    """HTTP request head parsing, then the production handshaker's checks (``hybi.Handshaker``)."""
     try:
         head = parse_request_head(data)
     except HttpError as e:

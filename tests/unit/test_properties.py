@@ -13,12 +13,13 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from mod_pywebsocket import common
+from mod_pywebsocket.connection import ServerConnection, State
 from mod_pywebsocket.errors import HandshakeException, ProtocolError
 from mod_pywebsocket.extensions import PerMessageDeflate
-from mod_pywebsocket.framing import FrameParser, apply_mask, apply_mask_python, build_frame
+from mod_pywebsocket.framing import apply_mask, apply_mask_python, build_frame
 from mod_pywebsocket.handshake.base import parse_client_handshake
 from mod_pywebsocket.http import Headers, HttpError, parse_request_head, read_request_head
-from mod_pywebsocket.protocol import Close, Control, Message, MessageAssembler
+from mod_pywebsocket.protocol import Close, Control, Message
 
 settings.register_profile("default", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("default")
@@ -36,22 +37,16 @@ def chunked(data: bytes, cuts: list[int]) -> list[bytes]:
 
 
 def run_pipeline(chunks: list[bytes], max_size: int = 1 << 16, deflate: bool = False) -> list:
-    """Feed chunks through parser and assembler as the stream does; return the events."""
-    parser = FrameParser(require_mask=True, max_payload=max_size)
-    assembler = MessageAssembler(max_size)
-    if deflate:
-        codec = PerMessageDeflate()
-        parser.allow_rsv1 = True
-        assembler.inflate = codec.decompress
+    """Feed chunks to the production connection core, as the stream does; return the events."""
+    core = ServerConnection(max_message_size=max_size, deflate=PerMessageDeflate() if deflate else None)
     events = []
     for chunk in chunks:
-        parser.feed(chunk)
-        while (frame := parser.next_frame()) is not None:
-            event = assembler.process(frame)
-            if event is not None:
-                events.append(event)
-                if isinstance(event, Close):
-                    return events
+        core.receive_data(chunk)
+        while (event := core.next_event()) is not None:
+            events.append(event)
+            if isinstance(event, Close):
+                assert core.state is State.CLOSING
+                return events
     return events
 
 

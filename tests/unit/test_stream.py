@@ -235,3 +235,9 @@ def test_our_own_connections_are_read_in_large_chunks():
     stream = Stream(request, StreamOptions())
     assert stream.receive_message() == "a" and stream.receive_message() == "b"
     assert asked == [16 * 1024]  # one read brought both frames
+
+
+def test_fragments_that_arrive_in_one_read_make_a_message_without_another_read():
+    request, stream = stream_for(client_frame(T, b"a", fin=False) + client_frame(C, b"b") + client_frame(T, b"c"))
+    assert stream.receive_message() == "ab"  # the fake connection has nothing more: a read would end it
+    assert stream.receive_message() == "c"
