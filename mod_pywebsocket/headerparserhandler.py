@@ -34,8 +34,7 @@ import time
 from mod_python import apache  # type: ignore[import-not-found]
 
 from . import session, sessions
-from .dispatch import Dispatcher, DispatchException
-from .errors import AbortedByUserException
+from .dispatch import Dispatcher
 from .handshake import parse_allowed_origins
 from .handshake.base import is_websocket_upgrade
 from .logutil import parse_log_level
@@ -288,19 +287,13 @@ def _serve(req, connection: ApacheConnection, dispatcher: Dispatcher, stream_opt
         is_https=bool(req.is_https()),
         native=req,
     )
-    request._stream_options = stream_options
-    try:
-        if dispatcher.get_handler_suite(request.ws_resource) is None:
-            return apache.DECLINED  # Apache answers: a static file, or 404
-    except DispatchException as e:
-        return e.status
 
-    try:
-        refusal = session.accept(request, dispatcher)
-    except AbortedByUserException:
-        return _finish(req)
-    if refusal is not None:
-        return _refuse(req, refusal)
-    req.status = 101  # for the access log
-    session.serve(request, dispatcher)
+    def accepted() -> None:
+        req.status = 101  # for the access log
+
+    outcome = session.handle_upgrade(request, dispatcher, stream_options, on_accept=accepted)
+    if outcome is session.NOT_OURS:
+        return apache.DECLINED  # Apache answers: a static file, or 404
+    if isinstance(outcome, session.Refusal):
+        return _refuse(req, outcome)
     return _finish(req)

@@ -23,7 +23,6 @@ from urllib.parse import unquote, urlsplit
 
 from . import session, sessions
 from .dispatch import Dispatcher, DispatchException
-from .errors import AbortedByUserException
 from .handshake import parse_allowed_origins
 from .handshake.base import is_websocket_upgrade
 from .http import HttpError, error_response, format_response, read_request_head
@@ -331,23 +330,14 @@ class WebSocketServer:
             connection=SocketConnection(sock, leftover, addr, sock.getsockname()),
             is_https=self._tls is not None,
         )
-        request._stream_options = self._stream_options
-        dispatcher = self._dispatcher
-        try:
-            if dispatcher.get_handler_suite(request.ws_resource) is None:
-                return None
-        except DispatchException as e:
-            sock.sendall(error_response(e.status, str(e)))
-            return e.status
-        try:
-            refusal = session.accept(request, dispatcher)
-        except AbortedByUserException:
-            return 101
-        if refusal is not None:
-            return self._refuse(sock, refusal)
-        set_io_timeout(sock, self._timeout)
-        session.serve(request, dispatcher)
-        return 101
+        outcome = session.handle_upgrade(
+            request, self._dispatcher, self._stream_options, on_accept=lambda: set_io_timeout(sock, self._timeout)
+        )
+        if outcome is session.NOT_OURS:
+            return None
+        if isinstance(outcome, session.Refusal):
+            return self._refuse(sock, outcome)
+        return 101  # served, or aborted by the handler: the access log shows the upgrade
 
     def _serve_file(self, sock: socket.socket, head) -> int:
         if head.method not in ("GET", "HEAD"):

@@ -1,13 +1,19 @@
 """One WebSocket session from handshake to close: the flow both adapters share.
 
-``accept()`` runs the opening handshake and turns its failures into a
-``Refusal`` the adapter answers in its own way (Apache returns the status,
-the standalone server writes a response); ``serve()`` runs the handler with the
-session registered, so a stopping server can close it with 1001.
+``handle_upgrade()`` is the whole flow for a request that asks for a WebSocket:
+it looks the handler up once (one ``stat()`` of its file when reload is on), runs
+the opening handshake and the handler, and returns the outcome: ``NOT_OURS`` (no
+handler: the adapter serves the request as plain HTTP), a ``Refusal`` (status,
+message, headers), ``ABORTED`` (drop the connection, nothing more written) or
+``SERVED``. Each adapter only turns the outcome into its own kind of answer (Apache
+returns a status, the standalone server writes a response). ``accept()`` and
+``serve()`` are its two halves; ``serve()`` runs the handler with the session
+registered, so a stopping server can close it with 1001.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 from dataclasses import dataclass, field
 
@@ -15,6 +21,7 @@ from . import common, sessions
 from .dispatch import DispatchException
 from .errors import AbortedByUserException, HandshakeException, VersionException
 from .handshake import do_handshake
+from .stream import StreamOptions
 
 _log = logging.getLogger("mod_pywebsocket.session")
 
@@ -24,6 +31,40 @@ class Refusal:
     status: int
     message: str
     headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+class Outcome(enum.Enum):
+    NOT_OURS = "not ours"  # no handler for the resource
+    ABORTED = "aborted"  # AbortedByUserException: drop the connection
+    SERVED = "served"  # the handshake succeeded and the handler ran
+
+
+NOT_OURS, ABORTED, SERVED = Outcome.NOT_OURS, Outcome.ABORTED, Outcome.SERVED
+
+
+def handle_upgrade(request, dispatcher, options: StreamOptions, on_accept=None) -> Outcome | Refusal:
+    """The flow of a WebSocket upgrade request, from handler lookup to close (see the module).
+
+    ``on_accept()`` runs once the 101 is sent, before the handler (the standalone
+    server sets its socket timeouts there).
+    """
+    try:
+        suite = dispatcher.get_handler_suite(request.ws_resource)
+    except DispatchException as e:  # a broken handler file (500), a bad path (400)
+        return Refusal(e.status, str(e))
+    if suite is None:
+        return NOT_OURS
+    request._handler_suite = suite  # the one lookup: the handshake and the handler use this suite
+    try:
+        refusal = accept(request, dispatcher, options)
+    except AbortedByUserException:
+        return ABORTED
+    if refusal is not None:
+        return refusal
+    if on_accept is not None:
+        on_accept()
+    serve(request, dispatcher)
+    return SERVED
 
 
 def refuse_plain_request(resource: str, dispatcher) -> Refusal | None:
@@ -39,10 +80,10 @@ def refuse_plain_request(resource: str, dispatcher) -> Refusal | None:
     return Refusal(common.HTTP_STATUS_UPGRADE_REQUIRED, "this resource is a WebSocket handler", headers)
 
 
-def accept(request, dispatcher) -> Refusal | None:
+def accept(request, dispatcher, options: StreamOptions | None = None) -> Refusal | None:
     """Handshake; None once the 101 is sent. Re-raises AbortedByUserException (drop the connection)."""
     try:
-        do_handshake(request, dispatcher)
+        do_handshake(request, dispatcher, options=options)
     except VersionException as e:
         _log.info("%s: handshake refused (%d): %s", request.ws_resource, e.status, e)
         return Refusal(e.status, str(e), [(common.SEC_WEBSOCKET_VERSION_HEADER, e.supported_versions)])

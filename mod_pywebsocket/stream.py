@@ -102,8 +102,19 @@ class Stream:
     split by another, whatever threads send and close. Receiving reads into the core.
     """
 
-    def __init__(self, request, options: StreamOptions | None = None, deflate: PerMessageDeflate | None = None) -> None:
+    def __init__(
+        self,
+        request,
+        options: StreamOptions | None = None,
+        deflate: PerMessageDeflate | None = None,
+        *,
+        passive_closing_handshake=None,
+    ) -> None:
+        """``passive_closing_handshake(request) -> (code, reason)`` answers the peer's close
+        (the handler's hook, through the dispatcher); without it, ``request._dispatcher``'s
+        is used if an embedder set one, else the peer's code is echoed."""
         self._request = request
+        self._passive_closing_handshake = passive_closing_handshake
         self._options = options or StreamOptions()
         self._conn = request.connection
         # Only our own connections say that read(n) returns what has arrived (socket
@@ -225,11 +236,11 @@ class Stream:
         request.client_terminated = True
         if self._core.close_sent:
             return  # the reply to our own close: the closing handshake is complete
-        dispatcher = getattr(request, "_dispatcher", None)
-        if dispatcher is not None:
-            code, reason = dispatcher.passive_closing_handshake(request)
-        else:
-            code, reason = default_passive_closing_handshake(request)
+        hook = self._passive_closing_handshake
+        if hook is None:
+            dispatcher = getattr(request, "_dispatcher", None)
+            hook = getattr(dispatcher, "passive_closing_handshake", default_passive_closing_handshake)
+        code, reason = hook(request)
         code = _sendable_code(code)
         reason = (reason or "") if code is not None else ""
         if len(reason.encode("utf-8")) > MAX_CONTROL_PAYLOAD - 2:

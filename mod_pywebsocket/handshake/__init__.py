@@ -23,12 +23,20 @@ __all__ = [
 ]
 
 
-def do_handshake(request, dispatcher, allowDraft75: bool = False, strict: bool = False) -> None:  # noqa: N803
+def do_handshake(
+    request,
+    dispatcher,
+    allowDraft75: bool = False,  # noqa: N803
+    strict: bool = False,
+    *,
+    options=None,
+) -> None:
     """Run the whole server side of the opening handshake on ``request``.
 
-    ``allowDraft75`` and ``strict`` are accepted for old callers and ignored.
+    ``options`` (``stream.StreamOptions``): the stream's limits and the server's
+    policy. ``allowDraft75`` and ``strict`` are accepted for old callers and ignored.
     """
-    Handshaker(request, dispatcher).do_handshake()
+    Handshaker(request, dispatcher, options).do_handshake()
 
 
 def parse_allowed_origins(value: str | None) -> frozenset[str] | None:

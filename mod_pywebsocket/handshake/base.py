@@ -229,10 +229,11 @@ class HandshakerBase:
     without a status becomes 400.
     """
 
-    def __init__(self, request, dispatcher) -> None:
+    def __init__(self, request, dispatcher, options: StreamOptions | None = None) -> None:
         self._logger = _log
         self._request = request
         self._dispatcher = dispatcher
+        self._options = options
 
     # -- hooks --------------------------------------------------------------
 
@@ -309,8 +310,9 @@ class HandshakerBase:
         offers = self._request.ws_requested_extensions or ()
         return [p for p in map(get_extension_processor, offers) if p is not None]
 
-    def _stream_options(self):
-        return getattr(self._request, "_stream_options", None) or StreamOptions()
+    def _stream_options(self) -> StreamOptions:
+        # Embedders of older versions set request._stream_options; still read.
+        return self._options or getattr(self._request, "_stream_options", None) or StreamOptions()
 
     def _check_origin(self, options) -> None:
         origin = self._request.ws_origin
@@ -329,7 +331,8 @@ class HandshakerBase:
     def _create_stream(self, options) -> None:
         request = self._request
         request.ws_extensions, deflate = negotiate(request.ws_extension_processors or [])
-        request.ws_stream = Stream(request, options, deflate)
+        passive_close = getattr(self._dispatcher, "passive_closing_handshake", None)
+        request.ws_stream = Stream(request, options, deflate, passive_closing_handshake=passive_close)
 
 
 def normalize_origin(origin: str) -> str:
