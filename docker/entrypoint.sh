@@ -22,93 +22,11 @@ if [ $# -gt 0 ] && [ "$1" != apache2 ]; then
     exec "$@"
 fi
 
-export WS_HANDLER_ROOT=${WS_HANDLER_ROOT:-/srv/handlers}
-export WS_HANDLER_SCAN=${WS_HANDLER_SCAN:-$WS_HANDLER_ROOT}
-export WS_DOCUMENT_ROOT=${WS_DOCUMENT_ROOT:-$WS_HANDLER_ROOT}
-export WS_ALLOW_HANDLERS_OUTSIDE_ROOT=${WS_ALLOW_HANDLERS_OUTSIDE_ROOT:-off}
-export WS_LOG_LEVEL=${WS_LOG_LEVEL:-warn}
-export WS_MAX_MESSAGE_SIZE=${WS_MAX_MESSAGE_SIZE:-67108864}
-export WS_TIMEOUT=${WS_TIMEOUT:-60}
-export WS_PROCESSES=${WS_PROCESSES:-1}
-export WS_THREADS=${WS_THREADS:-1024}
-export WS_SERVER_NAME=${WS_SERVER_NAME:-localhost}
-export WS_TLS_DIR=${WS_TLS_DIR:-/etc/mod_pywebsocket/tls}
-export WS_RUN_DIR=${WS_RUN_DIR:-/run/mod_pywebsocket}
-export WS_STOP_TIMEOUT=${WS_STOP_TIMEOUT:-8}
-export WS_HEADER_TIMEOUT=${WS_HEADER_TIMEOUT:-20}
-export WS_ALLOWED_ORIGINS=${WS_ALLOWED_ORIGINS:-}
-export WS_HANDLER_RELOAD=${WS_HANDLER_RELOAD:-on}
-export WS_HTTP2=${WS_HTTP2:-on}
-export WS_LISTEN_HTTP=${WS_LISTEN_HTTP:-80}
-export WS_LISTEN_HTTPS=${WS_LISTEN_HTTPS:-443}
-export WS_ROLE=${WS_ROLE:-appliance}
-export WS_BALANCER_MEMBERS=${WS_BALANCER_MEMBERS:-}
-
-is_uint() { [[ $1 =~ ^[0-9]+$ ]] && [ "$1" -gt 0 ]; }
-
-case "${WS_ROLE,,}" in
-    appliance|balancer) WS_ROLE=${WS_ROLE,,} ;;
-    *) die "WS_ROLE must be appliance or balancer, not '$WS_ROLE'" ;;
-esac
-
-# -- the handler folder (the balancer has none) --------------------------------
-if [ "$WS_ROLE" = appliance ]; then
-    [ -e "$WS_HANDLER_ROOT" ] || die "WS_HANDLER_ROOT=$WS_HANDLER_ROOT does not exist; mount your handler folder there (docker run -v \"\$PWD/handlers:$WS_HANDLER_ROOT:ro\" ...)"
-    [ -d "$WS_HANDLER_ROOT" ] || die "WS_HANDLER_ROOT=$WS_HANDLER_ROOT is not a directory; mount a folder of *_wsh.py files there"
-    runuser -u www-data -- test -r "$WS_HANDLER_ROOT" -a -x "$WS_HANDLER_ROOT" \
-        || die "WS_HANDLER_ROOT=$WS_HANDLER_ROOT is not readable by the www-data user; make it world-readable (chmod -R a+rX)"
-    [ -d "$WS_HANDLER_SCAN" ] || die "WS_HANDLER_SCAN=$WS_HANDLER_SCAN is not a directory"
-    root_real=$(realpath "$WS_HANDLER_ROOT")
-    scan_real=$(realpath "$WS_HANDLER_SCAN")
-    case "$scan_real/" in
-        "$root_real"/*) ;;
-        *) die "WS_HANDLER_SCAN=$WS_HANDLER_SCAN must be inside WS_HANDLER_ROOT=$WS_HANDLER_ROOT" ;;
-    esac
-    [ -d "$WS_DOCUMENT_ROOT" ] || die "WS_DOCUMENT_ROOT=$WS_DOCUMENT_ROOT is not a directory"
-fi
-export WS_TLS_SESSION_TICKETS=${WS_TLS_SESSION_TICKETS:-off}
-case "${WS_TLS_SESSION_TICKETS,,}" in
-    on|off) WS_TLS_SESSION_TICKETS=${WS_TLS_SESSION_TICKETS,,} ;;
-    *) die "WS_TLS_SESSION_TICKETS must be on or off, not '$WS_TLS_SESSION_TICKETS'" ;;
-esac
-# TLS 1.3 sends (stateful) tickets after the handshake even with SSLSessionTickets off:
-# a configuration that wants none sets OpenSSL's NumTickets to this (0 when off).
-export WS_TLS13_TICKETS=0
-[ "$WS_TLS_SESSION_TICKETS" = off ] || WS_TLS13_TICKETS=2
-case "${WS_HTTP2,,}" in
-    on) WS_HTTP2=on; export WS_TLS_PROTOCOLS="h2 http/1.1" ;;
-    off) WS_HTTP2=off; export WS_TLS_PROTOCOLS="http/1.1" ;;
-    *) die "WS_HTTP2 must be on or off, not '$WS_HTTP2'" ;;
-esac
-case "${WS_HANDLER_RELOAD,,}" in
-    on|off) WS_HANDLER_RELOAD=${WS_HANDLER_RELOAD,,} ;;
-    *) die "WS_HANDLER_RELOAD must be on or off, not '$WS_HANDLER_RELOAD'" ;;
-esac
-case "${WS_ALLOW_HANDLERS_OUTSIDE_ROOT,,}" in
-    on|off|yes|no|true|false|1|0) ;;
-    *) die "WS_ALLOW_HANDLERS_OUTSIDE_ROOT must be on or off, not '$WS_ALLOW_HANDLERS_OUTSIDE_ROOT'" ;;
-esac
-
-# -- limits and logging -------------------------------------------------------
-is_uint "$WS_MAX_MESSAGE_SIZE" || die "WS_MAX_MESSAGE_SIZE must be a positive number of bytes, not '$WS_MAX_MESSAGE_SIZE'"
-is_uint "$WS_TIMEOUT" || die "WS_TIMEOUT must be a positive number of seconds, not '$WS_TIMEOUT'"
-is_uint "$WS_PROCESSES" || die "WS_PROCESSES must be a positive number, not '$WS_PROCESSES'"
-is_uint "$WS_THREADS" || die "WS_THREADS must be a positive number, not '$WS_THREADS'"
-is_uint "$WS_HEADER_TIMEOUT" || die "WS_HEADER_TIMEOUT must be a positive number of seconds, not '$WS_HEADER_TIMEOUT'"
-is_uint "$WS_STOP_TIMEOUT" || die "WS_STOP_TIMEOUT must be a positive number of seconds, not '$WS_STOP_TIMEOUT'"
-for listen in "$WS_LISTEN_HTTP" "$WS_LISTEN_HTTPS"; do
-    is_uint "${listen##*:}" || die "WS_LISTEN_HTTP(S) must be a port or address:port, not '$listen'"
-done
-[ "${WS_LISTEN_HTTP##*:}" != "${WS_LISTEN_HTTPS##*:}" ] || die "WS_LISTEN_HTTP and WS_LISTEN_HTTPS need different ports"
-export WS_LISTEN_HTTPS_PORT=${WS_LISTEN_HTTPS##*:}
-export WS_MAX_WORKERS=$((WS_PROCESSES * WS_THREADS))
-case "${WS_LOG_LEVEL,,}" in
-    debug|info|notice|warn|error|crit) WS_APACHE_LOG_LEVEL=${WS_LOG_LEVEL,,} ;;
-    warning) WS_APACHE_LOG_LEVEL=warn ;;
-    critical) WS_APACHE_LOG_LEVEL=crit ;;
-    *) die "WS_LOG_LEVEL must be one of debug, info, warn, error, crit; not '$WS_LOG_LEVEL'" ;;
-esac
-export WS_APACHE_LOG_LEVEL
+# Every WS_* setting is checked (and its default filled in) by the package's settings
+# module, the same table the standalone server's flags and Apache's PythonOptions use:
+# it prints `export` lines, or one error line (exit 2).
+settings=$(python3 -m mod_pywebsocket.settings) || exit 2
+eval "$settings"
 
 mkdir -p "$WS_RUN_DIR"
 chmod 755 "$WS_RUN_DIR"
@@ -116,19 +34,8 @@ rm -f "$WS_RUN_DIR"/httpd.pid "$WS_RUN_DIR"/stopping
 
 # -- the balancer's replicas ------------------------------------------------------
 if [ "$WS_ROLE" = balancer ]; then
-    read -r -a members <<< "${WS_BALANCER_MEMBERS//,/ }"
-    [ ${#members[@]} -gt 0 ] || die "WS_ROLE=balancer needs WS_BALANCER_MEMBERS, the replicas as host:port (e.g. 'replica1:80 replica2:80')"
-    member_conf="# Written by the entrypoint from WS_BALANCER_MEMBERS."$'\n'
-    for member in "${members[@]}"; do
-        [[ $member =~ ^([A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]):[0-9]+$ ]] \
-            && is_uint "${member##*:}" && [ "${member##*:}" -le 65535 ] \
-            || die "WS_BALANCER_MEMBERS: '$member' is not host:port (e.g. replica1:80)"
-        [[ $member_conf != *" http://$member "* ]] || die "WS_BALANCER_MEMBERS lists $member twice"
-        member_conf+="BalancerMember http://$member \${WS_MEMBER_PARAMETERS}"$'\n'
-    done
-    printf '%s' "$member_conf" > "$WS_RUN_DIR/balancer-members.conf"
-    # Longer than the replicas' own idle handling (see conf/balancer.conf).
-    export WS_PROXY_TIMEOUT=$((2 * WS_TIMEOUT + 10))
+    python3 -m mod_pywebsocket.settings balancer-members "$WS_RUN_DIR/balancer-members.conf" || exit 2
+    read -r -a members <<< "$WS_BALANCER_MEMBERS"
 fi
 
 # -- TLS ------------------------------------------------------------------------

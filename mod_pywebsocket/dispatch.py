@@ -11,7 +11,7 @@ import logging
 import os
 from urllib.parse import unquote
 
-from . import common
+from . import common, settings
 from .errors import (
     AbortedByUserException,
     BadOperationException,
@@ -26,13 +26,14 @@ from .stream import default_passive_closing_handshake
 __all__ = ["DispatchException", "Dispatcher", "HandlerSuite", "HANDLER_SUFFIX", "load_handler_file"]
 
 _log = logging.getLogger("mod_pywebsocket.dispatch")
+HANDLER_RELOAD_DEFAULT: bool = settings.default("handler_reload")
 
 
 class Dispatcher:
     """Maps resources to handler suites and runs the handlers' hooks.
 
-    ``reload`` (off by default, on in both servers) picks up handler files
-    that are added, changed or removed while the server runs.
+    ``reload`` (on by default, as everywhere: ``settings``' ``handler_reload``) picks
+    up handler files that are added, changed or removed while the server runs.
     """
 
     def __init__(
@@ -41,7 +42,7 @@ class Dispatcher:
         scan_dir: str | None = None,
         allow_handlers_outside_root_dir: bool = True,
         handler_encoding: str | None = None,
-        reload: bool = False,
+        reload: bool = HANDLER_RELOAD_DEFAULT,
     ) -> None:
         self._logger = _log
         root = os.path.realpath(root_dir)

@@ -8,11 +8,16 @@ Options (``PythonOption``, at server, vhost or location level)::
     mod_pywebsocket.handler_scan                     subdirectory to load handlers from (default: the root)
     mod_pywebsocket.allow_handlers_outside_root_dir  On|Off (default Off)
     mod_pywebsocket.max_message_size                 bytes (default 64 MiB), answered with close 1009
-    mod_pywebsocket.log_level                        debug|info|warn|error (default warn)
-    mod_pywebsocket.handler_reload                   On|Off (default Off): load handler files again when
+    mod_pywebsocket.log_level                        debug|info|warn|error|crit (default warn)
+    mod_pywebsocket.handler_reload                   On|Off (default On): load handler files again when
                                                      they change, and find new ones
     mod_pywebsocket.allowed_origins                  origins allowed to connect, space- or comma-separated
                                                      (default: any); others get 403
+
+Each one's default, parser and check is in ``settings`` (also used by the standalone
+server's flags and the container's environment); On/Off also take yes/no, true/false
+and 1/0.
+
     mod_pywebsocket.shutdown_file                    when this file appears, open WebSockets are
                                                      closed with 1001 (the image's entrypoint creates
                                                      it on SIGTERM, before Apache's graceful stop)
@@ -33,15 +38,14 @@ import time
 
 from mod_python import apache  # type: ignore[import-not-found]
 
-from . import session, sessions
+from . import session, sessions, settings
 from .dispatch import Dispatcher
 from .handshake import parse_allowed_origins
 from .handshake.base import is_websocket_upgrade
 from .logutil import parse_log_level
 from .request import WebSocketRequest
-from .stream import DEFAULT_MAX_MESSAGE_SIZE, StreamOptions
+from .stream import StreamOptions
 
-_OPTION_PREFIX = "mod_pywebsocket."
 _log = logging.getLogger("mod_pywebsocket")
 
 # A read IOError after this long is Apache's Timeout, not a reset: worth one ping.
@@ -169,34 +173,14 @@ class ApacheConnection:
         return getattr(self.__dict__["_conn"], name)
 
 
-_OPTION_NAMES = (
-    "handler_root",
-    "handler_scan",
-    "allow_handlers_outside_root_dir",
-    "max_message_size",
-    "log_level",
-    "shutdown_file",
-    "allowed_origins",
-    "handler_reload",
-)
+_OPTION_NAMES = tuple(s.option for s in settings.SETTINGS if s.option is not None) + ("shutdown_file",)
 _dispatchers: dict[tuple, tuple[Dispatcher, StreamOptions]] = {}
 _dispatchers_lock = threading.Lock()
 
 
-def _parse_bool(name: str, value: str | None, default: bool) -> bool:
-    if value is None:
-        return default
-    v = value.strip().lower()
-    if v in ("on", "yes", "true", "1"):
-        return True
-    if v in ("off", "no", "false", "0", ""):
-        return False
-    raise ValueError(f"PythonOption {name}: expected On or Off, got {value!r}")
-
-
 def _configure(options) -> tuple[Dispatcher, StreamOptions]:
     """One dispatcher per distinct option set, created on first use and then shared."""
-    key = tuple(options.get(_OPTION_PREFIX + n) for n in _OPTION_NAMES)
+    key = tuple(options.get(settings.OPTION_PREFIX + n) for n in _OPTION_NAMES)
     found = _dispatchers.get(key)
     if found is not None:
         return found
@@ -204,20 +188,23 @@ def _configure(options) -> tuple[Dispatcher, StreamOptions]:
         found = _dispatchers.get(key)
         if found is not None:
             return found
-        root, scan, allow, max_size, level, shutdown_file, origins, reload = key
-        if level:
-            _log.setLevel(parse_log_level(level))
-        if not root:
-            raise ValueError("PythonOption mod_pywebsocket.handler_root is not set")
-        allow_outside = _parse_bool("allow_handlers_outside_root_dir", allow, False)
-        reload_handlers = _parse_bool("handler_reload", reload, False)
-        dispatcher = Dispatcher(root, scan or None, allow_outside, reload=reload_handlers)
-        stream_options = StreamOptions(
-            max_message_size=int(max_size) if max_size else DEFAULT_MAX_MESSAGE_SIZE,
-            allowed_origins=parse_allowed_origins(origins),
+        values = settings.from_python_options(
+            {settings.OPTION_PREFIX + n: v for n, v in zip(_OPTION_NAMES, key, strict=True) if v is not None}
         )
-        if shutdown_file:
-            _watch_shutdown_file(shutdown_file)
+        _log.setLevel(parse_log_level(values["log_level"]))
+        root = values["handler_root"]
+        dispatcher = Dispatcher(
+            root,
+            values["handler_scan"] or None,
+            values["allow_handlers_outside_root_dir"],
+            reload=values["handler_reload"],
+        )
+        stream_options = StreamOptions(
+            max_message_size=values["max_message_size"],
+            allowed_origins=parse_allowed_origins(values["allowed_origins"]),
+        )
+        if values["shutdown_file"]:
+            _watch_shutdown_file(values["shutdown_file"])
         _dispatchers[key] = (dispatcher, stream_options)
         _log.info(
             "serving %d handler(s) from %s: %s", len(dispatcher.resources()), root, " ".join(dispatcher.resources())

@@ -21,13 +21,13 @@ import threading
 import time
 from urllib.parse import unquote, urlsplit
 
-from . import session, sessions
+from . import session, sessions, settings
 from .dispatch import Dispatcher, DispatchException
 from .handshake import parse_allowed_origins
 from .handshake.base import is_websocket_upgrade
 from .http import HttpError, error_response, format_response, read_request_head
 from .request import WebSocketRequest
-from .stream import DEFAULT_MAX_MESSAGE_SIZE, StreamOptions
+from .stream import StreamOptions
 from .workers import WorkerPool
 
 _log = logging.getLogger("mod_pywebsocket.server")
@@ -35,7 +35,6 @@ _access = logging.getLogger("mod_pywebsocket.access")
 
 # The same TLS 1.2 suites as the appliance's SSLCipherSuite: forward secrecy and AEAD only.
 TLS12_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:!aNULL:!MD5:!SHA1"
-HEAD_TIMEOUT = 20.0  # seconds for the TLS handshake plus the request head (slow clients are dropped)
 
 
 def _climbs_above_root(target: str) -> bool:
@@ -135,7 +134,7 @@ class WebSocketServer:
             opt("scan_dir"),
             opt("allow_handlers_outside_root_dir", False),
             opt("handler_encoding"),
-            reload=opt("reload", True),
+            reload=opt("reload", settings.default("handler_reload")),
         )
         for warning in self._dispatcher.source_warnings():
             _log.warning("%s", warning)
@@ -143,17 +142,17 @@ class WebSocketServer:
             self._load_aliases(opt("websock_handlers_map_file"))
         self._document_root = os.path.realpath(opt("document_root", "."))
         self._stream_options = StreamOptions(
-            max_message_size=opt("max_message_size", DEFAULT_MAX_MESSAGE_SIZE),
+            max_message_size=opt("max_message_size", settings.default("max_message_size")),
             allowed_origins=parse_allowed_origins(opt("allowed_origins")),
         )
-        self._timeout = float(opt("timeout", 60))
-        self._header_timeout = float(opt("header_timeout", HEAD_TIMEOUT))
+        self._timeout = float(opt("timeout", settings.default("timeout")))
+        self._header_timeout = float(opt("header_timeout", settings.default("header_timeout")))
         credential = opt("basic_auth_credential", "test:test")
         self._basic_auth = (
             b"Basic " + base64.b64encode(credential.encode("utf-8")) if opt("use_basic_auth", False) else None
         )
         self._tls = self._make_tls_context() if opt("use_tls", False) else None
-        self._slots = threading.BoundedSemaphore(int(opt("max_connections", 1024)))
+        self._slots = threading.BoundedSemaphore(int(opt("max_connections", settings.default("max_connections"))))
         self._workers = WorkerPool(self._serve_connection)
         self._stop = threading.Event()
         self._stopped = threading.Event()

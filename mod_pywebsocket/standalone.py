@@ -26,10 +26,9 @@ import signal
 import sys
 import threading
 
-from . import __version__
+from . import __version__, settings
 from .logutil import parse_log_level
-from .server import HEAD_TIMEOUT, WebSocketServer
-from .stream import DEFAULT_MAX_MESSAGE_SIZE
+from .server import WebSocketServer
 
 __all__ = ["WebSocketServer", "_parse_args_and_config", "main"]
 
@@ -43,6 +42,19 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Serve *_wsh.py WebSocket handlers (and static files) without Apache.",
     )
     add = p.add_argument
+
+    def setting(name: str, *aliases: str) -> None:
+        """A flag of the shared settings table: its name, default, parser and help from there."""
+        entry = settings.BY_NAME[name]
+        add(
+            entry.flag,
+            *aliases,
+            dest=name,
+            type=_flag_type(entry),
+            default=entry.default,
+            help=f"{entry.help} (default {entry.default or 'none'})",
+        )
+
     add("--config", dest="config_file", metavar="FILE", help="INI file with a [pywebsocket] section of these options")
     add("--version", action="version", version=f"mod_pywebsocket {__version__}")
     add("-H", "--server-host", "--server_host", dest="server_host", default="", help="address to bind (default: all)")
@@ -70,7 +82,8 @@ def _build_parser() -> argparse.ArgumentParser:
         "--allow_handlers_outside_root_dir",
         dest="allow_handlers_outside_root_dir",
         action="store_true",
-        help="follow handler files that are symlinks out of the root",
+        default=settings.default("allow_handlers_outside_root_dir"),
+        help=settings.BY_NAME["allow_handlers_outside_root_dir"].help,
     )
     add(
         "-d",
@@ -99,13 +112,7 @@ def _build_parser() -> argparse.ArgumentParser:
         default="test:test",
         help="user:password for --basic-auth (default test:test)",
     )
-    add(
-        "--log-level",
-        "--log_level",
-        dest="log_level",
-        default="warn",
-        help="fine, debug, info, warn, error or critical (default warn)",
-    )
+    setting("log_level", "--log_level")
     add("--deflate-log-level", "--deflate_log_level", dest="deflate_log_level", help="accepted, ignored")
     add("-l", "--log-file", "--log_file", dest="log_file", default="", help="log to this file instead of stderr")
     add("--log-max", "--log_max", dest="log_max", type=int, default=262144, help="rotate the log file at this size")
@@ -120,50 +127,30 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     add("-q", "--queue", dest="request_queue_size", type=int, default=128, help="listen backlog (default 128)")
     add("--handler-encoding", "--handler_encoding", dest="handler_encoding", help="encoding of handler files")
-    add(
-        "--max-message-size",
-        "--max_message_size",
-        dest="max_message_size",
-        type=int,
-        default=DEFAULT_MAX_MESSAGE_SIZE,
-        help="largest message accepted, in bytes; bigger ones get close 1009",
-    )
-    add(
-        "--max-connections",
-        "--max_connections",
-        dest="max_connections",
-        type=int,
-        default=1024,
-        help="connections served at once; more wait in the backlog (default 1024)",
-    )
+    setting("max_message_size", "--max_message_size")
+    setting("max_connections", "--max_connections")
     add(
         "--reload",
         dest="reload",
         action=argparse.BooleanOptionalAction,
-        default=True,
-        help="load handler files again when they change, and find new ones (default on)",
+        default=settings.default("handler_reload"),
+        help=f"{settings.BY_NAME['handler_reload'].help} (default on)",
     )
-    add(
-        "--header-timeout",
-        dest="header_timeout",
-        type=float,
-        default=HEAD_TIMEOUT,
-        help="seconds a client gets for the TLS handshake and the whole request head (default 20)",
-    )
-    add(
-        "--allowed-origins",
-        dest="allowed_origins",
-        default="",
-        help="origins allowed to open WebSockets, comma-separated (default: any); others get 403",
-    )
-    add(
-        "--timeout",
-        dest="timeout",
-        type=float,
-        default=60.0,
-        help="seconds of silence before a client is pinged; silent for two, it is dropped (default 60)",
-    )
+    setting("header_timeout")
+    setting("allowed_origins")
+    setting("timeout")
     return p  # fmt: skip
+
+
+def _flag_type(entry: settings.Setting):
+    def parse(value: str):
+        try:
+            return entry.parse(value)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(f"{e}, not {value!r}") from None
+
+    parse.__name__ = entry.name
+    return parse
 
 
 def _config_args(path: str, parser: argparse.ArgumentParser) -> list[str]:
@@ -183,8 +170,12 @@ def _config_args(path: str, parser: argparse.ArgumentParser) -> list[str]:
         if action is None or action.dest == "config_file":
             parser.error(f"{path}: unknown option {key!r}")
         option = action.option_strings[-1] if action.option_strings[-1].startswith("--") else action.option_strings[0]
-        if action.nargs == 0:  # a flag: any value but a false one turns it on
-            if value.strip().lower() not in ("false", "0", "no", "off"):
+        if action.nargs == 0:  # a flag: on or off, spelled as every boolean setting is
+            try:
+                on = settings.parse_bool(value)
+            except ValueError as e:
+                parser.error(f"{path}: {key} {e}, not {value!r}")
+            if on:
                 args.append(option)
         else:
             args += [option, value]

@@ -50,7 +50,7 @@ def test_a_changed_file_is_loaded_again(tmp_path):
 
 def test_without_reload_the_first_version_stays(tmp_path):
     write(tmp_path / "live_wsh.py", SOURCE.format(version="v1"))
-    d = Dispatcher(str(tmp_path))
+    d = Dispatcher(str(tmp_path), reload=False)
     write(tmp_path / "live_wsh.py", SOURCE.format(version="v2"), bump=1)
     write(tmp_path / "new_wsh.py", SOURCE.format(version="new"))
     assert version(d) == "v1"
