@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import signal
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -95,34 +96,66 @@ def test_nothing_after_the_close_frame_while_threads_send(race_server):
     assert time.monotonic() - started < DEADLINE
 
 
+class StreamChecker(threading.Thread):
+    """Reads one connection from the moment it opens and checks each frame as it comes,
+    keeping no payloads: at shutdown no sender sits blocked on a full socket buffer."""
+
+    def __init__(self, ws: RawWebSocket) -> None:
+        super().__init__(daemon=True)
+        self.ws = ws
+        self.result: tuple[int, int] | BaseException | None = None
+
+    def run(self) -> None:
+        parser, assembler = self.ws.parser, MessageAssembler(None)
+        frames = after_close = 0
+        closed = False
+        try:
+            while True:
+                while (frame := parser.next_frame()) is not None:
+                    frames += 1
+                    if closed:
+                        after_close += 1
+                    elif isinstance(event := assembler.process(frame), Close):
+                        closed = True
+                        assert event.code == common.STATUS_GOING_AWAY, event
+                chunk = self.ws.sock.recv(1 << 20)
+                if not chunk:
+                    break
+                parser.feed(chunk)
+            assert parser.buffered() == 0, "the stream ends inside a frame"
+            assert closed, "no close frame"
+            self.result = (frames, after_close)
+        except BaseException as e:  # noqa: BLE001 - reported by the test
+            self.result = e
+
+
 @pytest.mark.parametrize("kind", ["apache", "standalone"])
 def test_nothing_after_the_close_frame_when_the_server_shuts_down(tmp_path, kind):
     """close_all (SIGTERM) closes with 1001 while every handler's threads are still sending."""
     server = start_server(kind, TESTBED, tmp_path, {"WS_HANDLER_SCAN": "/srv/handlers/scanned"})
-    sockets = []
+    checkers: list[StreamChecker] = []
     try:
         for i in range(SHUTDOWN_CONNECTIONS):
             t, s, k, f = SHAPES[i % len(SHAPES)]
-            sock = server.open_socket("ws", timeout=30)
-            ws = RawWebSocket(sock)
+            ws = RawWebSocket(server.open_socket("ws", timeout=30))
             assert ws.handshake(f"/scanned/race?threads={t}&size={min(s, 256 * 1024)}&kind={k}&fragments={f}"
                                 "&close=server").status == 101  # fmt: skip
-            sockets.append(ws)
+            checkers.append(StreamChecker(ws))
+            checkers[-1].start()
+        time.sleep(0.5)
         if kind == "apache":
             server.container.kill(signal="SIGTERM")
         else:
             for process in server.processes:
                 process.send_signal(signal.SIGTERM)
-        # Every client reads at once: a sender blocked on a client that does not read holds
-        # that connection's write lock, and the shutdown's close waits for it.
-        with ThreadPoolExecutor(len(sockets)) as pool:
-            results = list(pool.map(lambda ws: check_stream(read_all(ws)), sockets, timeout=DEADLINE))
-        bad = [r for r in results if r[1]]
-        assert not bad, f"{len(bad)} of {len(results)} connections had frames after the close"
+        deadline = time.monotonic() + DEADLINE
+        for checker in checkers:
+            checker.join(max(0.0, deadline - time.monotonic()))
+        errors = [c.result for c in checkers if not isinstance(c.result, tuple)]
+        assert not errors, f"{len(errors)} of {len(checkers)} connections: {errors[:3]}\n{server.logs()[-2000:]}"
+        bad = [c.result for c in checkers if c.result[1]]
+        assert not bad, f"{len(bad)} of {len(checkers)} connections had frames after the close"
     finally:
-        for ws in sockets:
-            try:
-                ws.sock.close()
-            except OSError:
-                pass
+        for checker in checkers:
+            checker.ws.sock.close()
         server.stop()

@@ -25,6 +25,7 @@ def web_socket_transfer_data(request):
     with _lock:
         members = _channels.setdefault(channel, [])
         members.append(inbox)
+        joined = len(members)  # counted under the lock: another member may join at once
 
     def read():
         while True:
@@ -41,7 +42,7 @@ def web_socket_transfer_data(request):
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
-    msgutil.send_message(request, f"joined {len(members)}")
+    msgutil.send_message(request, f"joined {joined}")
     try:
         while not (request.client_terminated or request.server_terminated):
             try:
