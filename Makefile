@@ -65,9 +65,10 @@ $(VENV)/.installed: tests/requirements.txt pyproject.toml setup.py mod_pywebsock
 	$(PY) -m pip install -q -e .
 	touch $@
 
-lint: $(VENV)/.installed ## ruff check and format check
+lint: $(VENV)/.installed ## ruff check and format check; the pure core type-checked strictly (mypy)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check mod_pywebsocket handlers tests bench
+	$(VENV)/bin/mypy --strict mod_pywebsocket/core
 
 unit: $(VENV)/.installed ## unit tests of the protocol core (no sockets, no Docker)
 	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)

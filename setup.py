@@ -4,7 +4,7 @@ The extension is optional: where no compiler is available the package installs
 without it and uses its pure-Python fallback.
 
 The wheel also carries ``mod_pywebsocket-pywebsocket3.pth``: at interpreter start it
-registers ``aliases.install_fallback()``, so that code importing ``pywebsocket3``
+registers ``runtime.aliases.install_fallback()``, so that code importing ``pywebsocket3``
 before any handler is loaded (wptserve, WPT's tools) gets this package where no
 real pywebsocket3 is installed. It never shadows a real one.
 """
@@ -16,7 +16,7 @@ from setuptools.command.build_py import build_py
 
 PTH_NAME = "mod_pywebsocket-pywebsocket3.pth"
 # One line, run by site.py at start-up (a .pth line that starts with "import" is executed).
-PTH_LINE = "import mod_pywebsocket.aliases; mod_pywebsocket.aliases.install_fallback()\n"
+PTH_LINE = "import mod_pywebsocket.runtime.aliases as a; a.install_fallback()\n"
 
 
 class BuildPyWithAlias(build_py):

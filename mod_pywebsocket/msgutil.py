@@ -10,7 +10,7 @@ from __future__ import annotations
 import queue
 import threading
 
-from .errors import (
+from .core.errors import (
     BadOperationException,
     ConnectionTerminatedException,
     InvalidFrameException,

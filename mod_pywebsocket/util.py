@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import traceback
 
-from .framing import apply_mask
+from .core.frames import apply_mask
 
 
 def get_stack_trace() -> str:

@@ -17,7 +17,7 @@ import h2.connection
 import h2.events
 import h2.settings
 
-from mod_pywebsocket.framing import FrameParser, build_frame
+from mod_pywebsocket.core.frames import FrameParser, build_frame
 
 CONNECT_PROTOCOL = h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL
 

@@ -3,15 +3,15 @@
 ``do_handshake(request, dispatcher)`` is the one entry both adapters use. It
 raises ``HandshakeException`` (with ``.status``) for the adapter to turn into an
 HTTP error, or ``AbortedByUserException`` when the handler wants the connection
-dropped with nothing more written. ``base`` holds the pure checks and
-``HandshakerBase``; ``hybi`` the RFC 6455 handshaker.
+dropped with nothing more written. ``base`` gives the checks (``core.handshake``)
+and ``HandshakerBase``, ``hybi`` the RFC 6455 handshaker (``runtime.handshaker``).
 """
 
 from __future__ import annotations
 
-from ..errors import AbortedByUserException, HandshakeException, VersionException
-from .base import normalize_origin
-from .hybi import Handshaker
+from ..core.errors import AbortedByUserException, HandshakeException, VersionException
+from ..core.handshake import normalize_origin, parse_allowed_origins
+from ..runtime.handshaker import Handshaker
 
 __all__ = [
     "AbortedByUserException",
@@ -37,9 +37,3 @@ def do_handshake(
     policy. ``allowDraft75`` and ``strict`` are accepted for old callers and ignored.
     """
     Handshaker(request, dispatcher, options).do_handshake()
-
-
-def parse_allowed_origins(value: str | None) -> frozenset[str] | None:
-    """``"https://a.test, http://b.test:8000"`` -> a set for StreamOptions; empty -> None (any)."""
-    origins = frozenset(normalize_origin(o) for o in (value or "").replace(",", " ").split())
-    return origins or None

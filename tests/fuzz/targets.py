@@ -11,12 +11,12 @@ import atheris
 
 with atheris.instrument_imports():
     from mod_pywebsocket import common
-    from mod_pywebsocket.connection import InvalidState, ServerConnection, State
-    from mod_pywebsocket.errors import HandshakeException, ProtocolError
+    from mod_pywebsocket.adapters.standalone.http_head import HttpError, parse_request_head
+    from mod_pywebsocket.core.connection import InvalidState, ServerConnection, State
+    from mod_pywebsocket.core.errors import HandshakeException, ProtocolError
+    from mod_pywebsocket.core.messages import Close, Message
     from mod_pywebsocket.extensions import PerMessageDeflate
     from mod_pywebsocket.handshake.base import parse_client_handshake
-    from mod_pywebsocket.http import HttpError, parse_request_head
-    from mod_pywebsocket.protocol import Close, Message
 
 _CODES = {common.STATUS_PROTOCOL_ERROR, common.STATUS_INVALID_FRAME_PAYLOAD_DATA, common.STATUS_MESSAGE_TOO_BIG}
 

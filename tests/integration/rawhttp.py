@@ -6,7 +6,7 @@ import base64
 import os
 from dataclasses import dataclass
 
-from mod_pywebsocket.framing import FrameParser, build_frame
+from mod_pywebsocket.core.frames import FrameParser, build_frame
 
 GOOD_HEADERS = {
     "Host": "127.0.0.1",

@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from mod_pywebsocket import common
-from mod_pywebsocket.framing import FrameParser
-from mod_pywebsocket.protocol import Close, MessageAssembler
+from mod_pywebsocket.core.frames import FrameParser
+from mod_pywebsocket.core.messages import Close, MessageAssembler
 
 from ..servers import TESTBED, start_server
 from .rawhttp import RawWebSocket

@@ -8,7 +8,7 @@ import zlib
 import pytest
 from websockets.exceptions import ConnectionClosedError
 
-from mod_pywebsocket.framing import build_frame
+from mod_pywebsocket.core.frames import build_frame
 
 from .conftest import TESTBED_MAX_MESSAGE_SIZE
 from .rawhttp import build_request, send_raw

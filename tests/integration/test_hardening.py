@@ -186,7 +186,7 @@ def test_a_client_that_never_reads_is_dropped_and_blocks_no_one(server, scheme):
 
 
 def _masked_binary(size: int) -> bytes:
-    from mod_pywebsocket.framing import build_frame
+    from mod_pywebsocket.core.frames import build_frame
 
     return build_frame(0x2, b"\x5a" * size, mask=True)
 

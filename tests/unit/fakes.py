@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from mod_pywebsocket import common
-from mod_pywebsocket.framing import FrameParser, build_frame
-from mod_pywebsocket.request import WebSocketRequest
+from mod_pywebsocket.core.frames import FrameParser, build_frame
+from mod_pywebsocket.runtime.request import WebSocketRequest
 
 
 class FakeConnection:

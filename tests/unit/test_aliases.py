@@ -6,8 +6,9 @@ import subprocess
 import sys
 import textwrap
 
-from mod_pywebsocket import aliases, msgutil
+from mod_pywebsocket import msgutil
 from mod_pywebsocket.dispatch import Dispatcher
+from mod_pywebsocket.runtime import aliases
 
 HANDLER = """
 from pywebsocket3 import common, msgutil, stream, util, handshake

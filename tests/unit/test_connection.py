@@ -7,10 +7,10 @@ import threading
 import pytest
 
 from mod_pywebsocket import common
-from mod_pywebsocket.connection import InvalidState, ServerConnection, State
-from mod_pywebsocket.errors import BadOperationException, ProtocolError
-from mod_pywebsocket.framing import FrameParser
-from mod_pywebsocket.protocol import Close, Control, Message
+from mod_pywebsocket.core.connection import InvalidState, ServerConnection, State
+from mod_pywebsocket.core.errors import BadOperationException, ProtocolError
+from mod_pywebsocket.core.frames import FrameParser
+from mod_pywebsocket.core.messages import Close, Control, Message
 from mod_pywebsocket.stream import Stream, StreamOptions
 
 from .fakes import client_frame, close_frame, make_request

@@ -4,7 +4,7 @@ import zlib
 import pytest
 
 from mod_pywebsocket import common
-from mod_pywebsocket.errors import InvalidFrameException, MessageTooBigException
+from mod_pywebsocket.core.errors import InvalidFrameException, MessageTooBigException
 from mod_pywebsocket.extensions import PerMessageDeflate, PerMessageDeflateExtensionProcessor, negotiate
 from mod_pywebsocket.stream import Stream, StreamOptions
 

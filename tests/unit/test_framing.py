@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from mod_pywebsocket import common, framing
-from mod_pywebsocket.errors import ProtocolError
-from mod_pywebsocket.framing import FrameParser, build_frame, create_length_header
+from mod_pywebsocket import common
+from mod_pywebsocket.core import frames as framing
+from mod_pywebsocket.core.errors import ProtocolError
+from mod_pywebsocket.core.frames import FrameParser, build_frame, create_length_header
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,7 +32,7 @@ def test_apply_mask_matches_the_definition(implementation, n):
 
 
 def test_the_c_accelerator_is_used_when_built_and_can_be_turned_off():
-    code = "from mod_pywebsocket import framing; print(framing.apply_mask is framing.apply_mask_python)"
+    code = "from mod_pywebsocket.core import frames; print(frames.apply_mask is frames.apply_mask_python)"
     env = dict(os.environ, MOD_PYWEBSOCKET_NO_SPEEDUPS="1")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=ROOT)
     assert out.stdout.strip() == "True"

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from mod_pywebsocket import handler_files
 from mod_pywebsocket.dispatch import Dispatcher, DispatchException
+from mod_pywebsocket.runtime import handler_files
 
 SOURCE = """
 def web_socket_do_extra_handshake(request):

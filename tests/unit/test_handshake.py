@@ -1,8 +1,8 @@
 import pytest
 
 from mod_pywebsocket import __version__, common
+from mod_pywebsocket.core.errors import AbortedByUserException, HandshakeException, VersionException
 from mod_pywebsocket.dispatch import Dispatcher
-from mod_pywebsocket.errors import AbortedByUserException, HandshakeException, VersionException
 from mod_pywebsocket.handshake import do_handshake
 from mod_pywebsocket.handshake.base import build_response, compute_accept, parse_client_handshake
 from mod_pywebsocket.handshake.hybi import compute_accept_from_unicode

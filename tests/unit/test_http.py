@@ -1,6 +1,6 @@
 import pytest
 
-from mod_pywebsocket.http import Headers, HttpError, format_response, read_request_head
+from mod_pywebsocket.adapters.standalone.http_head import Headers, HttpError, format_response, read_request_head
 
 
 def reader(data: bytes, chunk: int = 7):

@@ -13,13 +13,13 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from mod_pywebsocket import common
-from mod_pywebsocket.connection import ServerConnection, State
-from mod_pywebsocket.errors import HandshakeException, ProtocolError
+from mod_pywebsocket.adapters.standalone.http_head import Headers, HttpError, parse_request_head, read_request_head
+from mod_pywebsocket.core.connection import ServerConnection, State
+from mod_pywebsocket.core.errors import HandshakeException, ProtocolError
+from mod_pywebsocket.core.frames import apply_mask, apply_mask_python, build_frame
+from mod_pywebsocket.core.messages import Close, Control, Message
 from mod_pywebsocket.extensions import PerMessageDeflate
-from mod_pywebsocket.framing import apply_mask, apply_mask_python, build_frame
 from mod_pywebsocket.handshake.base import parse_client_handshake
-from mod_pywebsocket.http import Headers, HttpError, parse_request_head, read_request_head
-from mod_pywebsocket.protocol import Close, Control, Message
 
 settings.register_profile("default", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("default")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 
-from mod_pywebsocket import common, session
+from mod_pywebsocket import common
 from mod_pywebsocket.dispatch import Dispatcher
+from mod_pywebsocket.runtime import flow
 from mod_pywebsocket.stream import StreamOptions
 
 from .fakes import close_frame, make_request
@@ -42,8 +43,8 @@ def test_one_stat_of_the_handler_file_per_handshake(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "stat", counting_stat)
     request = upgrade()
-    outcome = session.handle_upgrade(request, dispatcher, StreamOptions())
-    assert outcome is session.SERVED
+    outcome = flow.handle_upgrade(request, dispatcher, StreamOptions())
+    assert outcome is flow.SERVED
     assert len(stats) == 1, f"{len(stats)} stat() calls for one handshake"
     # the passive-close hook answered the client's close, through the options given as arguments
     written = request.connection.written
@@ -61,13 +62,13 @@ def test_outcomes(tmp_path):
     )
     dispatcher = Dispatcher(str(tmp_path), reload=True)
     options = StreamOptions(allowed_origins=frozenset({"https://ok.test"}))
-    assert session.handle_upgrade(upgrade("/nothing"), dispatcher, options) is session.NOT_OURS
-    broken = session.handle_upgrade(upgrade("/broken"), dispatcher, options)
-    assert isinstance(broken, session.Refusal) and broken.status == common.HTTP_STATUS_INTERNAL_SERVER_ERROR
+    assert flow.handle_upgrade(upgrade("/nothing"), dispatcher, options) is flow.NOT_OURS
+    broken = flow.handle_upgrade(upgrade("/broken"), dispatcher, options)
+    assert isinstance(broken, flow.Refusal) and broken.status == common.HTTP_STATUS_INTERNAL_SERVER_ERROR
     aborted = upgrade("/abort")
-    assert session.handle_upgrade(aborted, dispatcher, options) is session.ABORTED
+    assert flow.handle_upgrade(aborted, dispatcher, options) is flow.ABORTED
     assert not aborted.connection.written
     refused = upgrade()
     refused.headers_in["origin"] = "https://elsewhere.test"
-    outcome = session.handle_upgrade(refused, dispatcher, options)
-    assert isinstance(outcome, session.Refusal) and outcome.status == common.HTTP_STATUS_FORBIDDEN
+    outcome = flow.handle_upgrade(refused, dispatcher, options)
+    assert isinstance(outcome, flow.Refusal) and outcome.status == common.HTTP_STATUS_FORBIDDEN

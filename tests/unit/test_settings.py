@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from mod_pywebsocket import dispatch, settings, standalone
+from mod_pywebsocket import standalone
+from mod_pywebsocket.runtime import dispatcher, settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,7 +39,7 @@ def test_the_environment_has_the_settings_defaults():
 
 def test_handler_reload_is_on_everywhere():
     assert settings.default("handler_reload") is True
-    assert dispatch.HANDLER_RELOAD_DEFAULT is True
+    assert dispatcher.HANDLER_RELOAD_DEFAULT is True
     assert settings.from_python_options({"mod_pywebsocket.handler_root": "/x"})["handler_reload"] is True
     assert settings.from_environment({})["handler_reload"] is True
     assert standalone._parse_args_and_config([])[0].reload is True

@@ -5,7 +5,7 @@ import time
 import pytest
 
 from mod_pywebsocket import common
-from mod_pywebsocket.errors import (
+from mod_pywebsocket.core.errors import (
     BadOperationException,
     ConnectionTerminatedException,
     InvalidFrameException,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from mod_pywebsocket import util
-from mod_pywebsocket.framing import apply_mask_python
+from mod_pywebsocket.core.frames import apply_mask_python
 
 
 def test_repeated_xor_masker_streams_across_calls():

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from mod_pywebsocket.workers import WorkerPool
+from mod_pywebsocket.adapters.standalone.workers import WorkerPool
 
 
 def test_jobs_run_and_threads_are_reused():

@@ -9,13 +9,17 @@ fragments of a message (RFC 6455 section 5.4).
 from __future__ import annotations
 
 import codecs
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from . import common
+from . import constants
 from .errors import ProtocolError
-from .framing import Frame, parse_close_body
+from .frames import Frame, parse_close_body
 
 _Utf8Decoder = codecs.getincrementaldecoder("utf-8")
+# inflate(data, final, limit): a compressed payload back to plain bytes, at most ``limit`` of them.
+Inflate = Callable[[bytes, bool, "int | None"], bytes]
 
 
 @dataclass(slots=True)
@@ -50,12 +54,12 @@ class MessageAssembler:
 
     def __init__(self, max_message_size: int | None = None) -> None:
         self.max_message_size = max_message_size
-        self.inflate = None  # callable(data: bytes, final: bool, limit: int | None) -> bytes
+        self.inflate: Inflate | None = None
         self._opcode: int | None = None
         self._compressed = False
-        self._parts: list = []
+        self._parts: list[Any] = []  # str pieces of a text message, bytes of a binary one
         self._size = 0
-        self._decoder = None
+        self._decoder: codecs.IncrementalDecoder | None = None
 
     @property
     def in_message(self) -> bool:
@@ -63,38 +67,39 @@ class MessageAssembler:
 
     def process(self, frame: Frame) -> Event | None:
         opcode = frame.opcode
-        if opcode == common.OPCODE_CLOSE:
+        if opcode == constants.OPCODE_CLOSE:
             code, reason = parse_close_body(frame.payload)
             return Close(code, reason, frame.payload)
-        if opcode == common.OPCODE_PING or opcode == common.OPCODE_PONG:
+        if opcode == constants.OPCODE_PING or opcode == constants.OPCODE_PONG:
             return Control(opcode, frame.payload)
-        if opcode == common.OPCODE_CONTINUATION:
+        if opcode == constants.OPCODE_CONTINUATION:
             if self._opcode is None:
-                raise ProtocolError(common.STATUS_PROTOCOL_ERROR, "continuation frame with no message to continue")
+                raise ProtocolError(constants.STATUS_PROTOCOL_ERROR, "continuation frame with no message to continue")
             if frame.rsv1:
-                raise ProtocolError(common.STATUS_PROTOCOL_ERROR, "RSV1 set on a continuation frame")
+                raise ProtocolError(constants.STATUS_PROTOCOL_ERROR, "RSV1 set on a continuation frame")
         else:
             if self._opcode is not None:
-                raise ProtocolError(common.STATUS_PROTOCOL_ERROR, "new data frame inside a fragmented message")
+                raise ProtocolError(constants.STATUS_PROTOCOL_ERROR, "new data frame inside a fragmented message")
             if frame.rsv1 and self.inflate is None:
-                raise ProtocolError(common.STATUS_PROTOCOL_ERROR, "RSV1 set with no extension negotiated")
+                raise ProtocolError(constants.STATUS_PROTOCOL_ERROR, "RSV1 set with no extension negotiated")
             self._opcode = opcode
             self._compressed = bool(frame.rsv1)
-            self._decoder = _Utf8Decoder() if opcode == common.OPCODE_TEXT else None
+            self._decoder = _Utf8Decoder() if opcode == constants.OPCODE_TEXT else None
             self._parts = []
             self._size = 0
         payload = frame.payload
         if self._compressed:
             limit = None if self.max_message_size is None else self.max_message_size - self._size
+            assert self.inflate is not None  # checked on the message's first frame
             payload = self.inflate(payload, bool(frame.fin), limit)
         self._size += len(payload)
         if self.max_message_size is not None and self._size > self.max_message_size:
-            raise ProtocolError(common.STATUS_MESSAGE_TOO_BIG, f"message exceeds {self.max_message_size} bytes")
+            raise ProtocolError(constants.STATUS_MESSAGE_TOO_BIG, f"message exceeds {self.max_message_size} bytes")
         if self._decoder is not None:
             try:
                 self._parts.append(self._decoder.decode(payload, bool(frame.fin)))
             except UnicodeDecodeError:
-                raise ProtocolError(common.STATUS_INVALID_FRAME_PAYLOAD_DATA, "text message is not UTF-8") from None
+                raise ProtocolError(constants.STATUS_INVALID_FRAME_PAYLOAD_DATA, "text message is not UTF-8") from None
         else:
             self._parts.append(payload)
         if not frame.fin:
@@ -104,7 +109,7 @@ class MessageAssembler:
         self._opcode = None
         self._parts = []
         self._decoder = None
-        if opcode == common.OPCODE_TEXT:
+        if opcode == constants.OPCODE_TEXT:
             data: str | bytes = parts[0] if len(parts) == 1 else "".join(parts)
         else:
             data = parts[0] if len(parts) == 1 else b"".join(parts)

@@ -21,13 +21,12 @@ import threading
 import time
 from urllib.parse import unquote, urlsplit
 
-from . import session, sessions, settings
-from .dispatch import Dispatcher, DispatchException
-from .handshake import parse_allowed_origins
-from .handshake.base import is_websocket_upgrade
-from .http import HttpError, error_response, format_response, read_request_head
-from .request import WebSocketRequest
-from .stream import StreamOptions
+from ...core.handshake import is_websocket_upgrade, parse_allowed_origins
+from ...runtime import flow, registry, settings
+from ...runtime.blocking_stream import StreamOptions
+from ...runtime.dispatcher import Dispatcher, DispatchException
+from ...runtime.request import WebSocketRequest
+from .http_head import HttpError, error_response, format_response, read_request_head
 from .workers import WorkerPool
 
 _log = logging.getLogger("mod_pywebsocket.server")
@@ -244,7 +243,7 @@ class WebSocketServer:
         """Stop accepting, close open WebSockets with 1001, and wait (up to ``grace``) for them."""
         self._stop.set()
         self._stopped.wait()
-        closed = sessions.close_all()
+        closed = registry.close_all()
         if closed:
             _log.info("closed %d WebSocket(s) with 1001", closed)
         self._workers.wait_idle(grace)
@@ -308,14 +307,14 @@ class WebSocketServer:
         status = None
         if is_websocket_upgrade(head.headers):
             status = self._serve_websocket(sock, addr, head, leftover)
-        elif refusal := session.refuse_plain_request(head.target, self._dispatcher):
+        elif refusal := flow.refuse_plain_request(head.target, self._dispatcher):
             status = self._refuse(sock, refusal)
         if status is None:
             status = self._serve_file(sock, head)
         self._log_access(addr, request_line, status, started)
 
     @staticmethod
-    def _refuse(sock: socket.socket, refusal: session.Refusal) -> int:
+    def _refuse(sock: socket.socket, refusal: flow.Refusal) -> int:
         sock.sendall(error_response(refusal.status, refusal.message, refusal.headers))
         return refusal.status
 
@@ -329,12 +328,12 @@ class WebSocketServer:
             connection=SocketConnection(sock, leftover, addr, sock.getsockname()),
             is_https=self._tls is not None,
         )
-        outcome = session.handle_upgrade(
+        outcome = flow.handle_upgrade(
             request, self._dispatcher, self._stream_options, on_accept=lambda: set_io_timeout(sock, self._timeout)
         )
-        if outcome is session.NOT_OURS:
+        if outcome is flow.NOT_OURS:
             return None
-        if isinstance(outcome, session.Refusal):
+        if isinstance(outcome, flow.Refusal):
             return self._refuse(sock, outcome)
         return 101  # served, or aborted by the handler: the access log shows the upgrade
 

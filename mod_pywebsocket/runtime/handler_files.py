@@ -22,9 +22,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import common
+from ..core import constants
+from ..core.errors import DispatchException
 from .aliases import handler_builtins, install_fallback
-from .errors import DispatchException
 
 install_fallback()
 
@@ -67,7 +67,7 @@ def load_handler_file(path: str, encoding: str | None = None) -> HandlerSuite:
         exec(code, namespace)
     except Exception as e:
         raise DispatchException(
-            f"{path}: failed to load: {type(e).__name__}: {e}", common.HTTP_STATUS_INTERNAL_SERVER_ERROR
+            f"{path}: failed to load: {type(e).__name__}: {e}", constants.HTTP_STATUS_INTERNAL_SERVER_ERROR
         ) from e
     transfer = namespace.get(_TRANSFER_DATA)
     if not callable(transfer):
@@ -76,7 +76,7 @@ def load_handler_file(path: str, encoding: str | None = None) -> HandlerSuite:
     passive = namespace.get(_PASSIVE_CLOSING_HANDSHAKE)
     for name, fn in ((_DO_EXTRA_HANDSHAKE, extra), (_PASSIVE_CLOSING_HANDSHAKE, passive)):
         if fn is not None and not callable(fn):
-            raise DispatchException(f"{path}: {name} is not a function", common.HTTP_STATUS_INTERNAL_SERVER_ERROR)
+            raise DispatchException(f"{path}: {name} is not a function", constants.HTTP_STATUS_INTERNAL_SERVER_ERROR)
     return HandlerSuite(extra, transfer, passive, path)
 
 
@@ -147,7 +147,7 @@ class HandlerTable:
         try:
             entry.suite, entry.error = load_handler_file(entry.path, self._encoding), None
         except DispatchException as e:
-            if e.status == common.HTTP_STATUS_NOT_FOUND:
+            if e.status == constants.HTTP_STATUS_NOT_FOUND:
                 self._skipped[entry.path] = entry.signature
                 self._warn(str(e))
                 return None

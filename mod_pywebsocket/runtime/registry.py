@@ -12,8 +12,8 @@ import logging
 import threading
 from contextlib import contextmanager
 
-from . import common
-from .errors import BadOperationException, ConnectionTerminatedException
+from ..core import constants
+from ..core.errors import BadOperationException, ConnectionTerminatedException
 
 _log = logging.getLogger("mod_pywebsocket.sessions")
 _active: set = set()
@@ -36,7 +36,7 @@ def count() -> int:
         return len(_active)
 
 
-def close_all(code: int = common.STATUS_GOING_AWAY, reason: str = "server shutting down") -> int:
+def close_all(code: int = constants.STATUS_GOING_AWAY, reason: str = "server shutting down") -> int:
     """Send a close to every open session; return how many were sent."""
     with _lock:
         requests = list(_active)

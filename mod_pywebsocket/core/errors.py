@@ -6,7 +6,7 @@ They are defined once here and re-exported from ``stream``, ``msgutil``,
 
 from __future__ import annotations
 
-from . import common
+from . import constants
 
 
 class ConnectionTerminatedException(Exception):
@@ -16,25 +16,25 @@ class ConnectionTerminatedException(Exception):
 class InvalidFrameException(ConnectionTerminatedException):
     """The peer broke the framing rules; the connection was failed with 1002."""
 
-    close_code = common.STATUS_PROTOCOL_ERROR
+    close_code = constants.STATUS_PROTOCOL_ERROR
 
 
 class MessageTooBigException(InvalidFrameException):
     """A message exceeded the configured size limit; the connection was failed with 1009."""
 
-    close_code = common.STATUS_MESSAGE_TOO_BIG
+    close_code = constants.STATUS_MESSAGE_TOO_BIG
 
 
 class InvalidUTF8Exception(Exception):
     """A text message or close reason was not valid UTF-8; failed with 1007."""
 
-    close_code = common.STATUS_INVALID_FRAME_PAYLOAD_DATA
+    close_code = constants.STATUS_INVALID_FRAME_PAYLOAD_DATA
 
 
 class UnsupportedFrameException(Exception):
     """A frame this server cannot process; kept for handlers that catch it (close 1003)."""
 
-    close_code = common.STATUS_UNSUPPORTED_DATA
+    close_code = constants.STATUS_UNSUPPORTED_DATA
 
 
 class BadOperationException(Exception):
@@ -46,14 +46,14 @@ class HandshakeException(Exception):
 
     def __init__(self, name: str, status: int | None = None) -> None:
         super().__init__(name)
-        self.status = status if status is not None else common.HTTP_STATUS_BAD_REQUEST
+        self.status = status if status is not None else constants.HTTP_STATUS_BAD_REQUEST
 
 
 class VersionException(HandshakeException):
     """Unsupported Sec-WebSocket-Version: answered 426 with the versions we speak."""
 
     def __init__(self, name: str, supported_versions: str = "13") -> None:
-        super().__init__(name, common.HTTP_STATUS_UPGRADE_REQUIRED)
+        super().__init__(name, constants.HTTP_STATUS_UPGRADE_REQUIRED)
         self.supported_versions = supported_versions
 
 
@@ -64,7 +64,7 @@ class AbortedByUserException(Exception):
 class DispatchException(Exception):
     """No usable handler for a resource; ``status`` is the HTTP status to answer with."""
 
-    def __init__(self, name: str, status: int = common.HTTP_STATUS_NOT_FOUND) -> None:
+    def __init__(self, name: str, status: int = constants.HTTP_STATUS_NOT_FOUND) -> None:
         super().__init__(name)
         self.status = status
 
@@ -80,10 +80,10 @@ class ProtocolError(Exception):
 
 def exception_for_close_code(code: int, reason: str) -> Exception:
     """Map a failure's close code to the exception pywebsocket handlers expect."""
-    if code == common.STATUS_INVALID_FRAME_PAYLOAD_DATA:
+    if code == constants.STATUS_INVALID_FRAME_PAYLOAD_DATA:
         return InvalidUTF8Exception(reason)
-    if code == common.STATUS_MESSAGE_TOO_BIG:
+    if code == constants.STATUS_MESSAGE_TOO_BIG:
         return MessageTooBigException(reason)
-    if code == common.STATUS_UNSUPPORTED_DATA:
+    if code == constants.STATUS_UNSUPPORTED_DATA:
         return UnsupportedFrameException(reason)
     return InvalidFrameException(reason)

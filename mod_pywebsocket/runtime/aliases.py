@@ -22,7 +22,7 @@ import importlib.machinery
 import sys
 
 ALIAS = "pywebsocket3"
-PACKAGE = __name__.rpartition(".")[0]  # "mod_pywebsocket"
+PACKAGE = __name__.split(".")[0]  # "mod_pywebsocket"
 
 
 def _target(name: str) -> str | None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from . import common
+from ..core import constants
 
 _LEVELS = {
-    "fine": common.LOGLEVEL_FINE,
-    "trace": common.LOGLEVEL_FINE,
+    "fine": constants.LOGLEVEL_FINE,
+    "trace": constants.LOGLEVEL_FINE,
     "debug": logging.DEBUG,
     "info": logging.INFO,
     "notice": logging.INFO,

@@ -17,11 +17,12 @@ import enum
 import logging
 from dataclasses import dataclass, field
 
-from . import common, sessions
-from .dispatch import DispatchException
-from .errors import AbortedByUserException, HandshakeException, VersionException
-from .handshake import do_handshake
-from .stream import StreamOptions
+from ..core import constants
+from ..core.errors import AbortedByUserException, HandshakeException, VersionException
+from . import registry
+from .blocking_stream import StreamOptions
+from .dispatcher import DispatchException
+from .handshaker import do_handshake
 
 _log = logging.getLogger("mod_pywebsocket.session")
 
@@ -76,17 +77,17 @@ def refuse_plain_request(resource: str, dispatcher) -> Refusal | None:
         return None
     if suite is None:
         return None
-    headers = [("Upgrade", common.WEBSOCKET_UPGRADE_TYPE), (common.SEC_WEBSOCKET_VERSION_HEADER, "13")]
-    return Refusal(common.HTTP_STATUS_UPGRADE_REQUIRED, "this resource is a WebSocket handler", headers)
+    headers = [("Upgrade", constants.WEBSOCKET_UPGRADE_TYPE), (constants.SEC_WEBSOCKET_VERSION_HEADER, "13")]
+    return Refusal(constants.HTTP_STATUS_UPGRADE_REQUIRED, "this resource is a WebSocket handler", headers)
 
 
 def accept(request, dispatcher, options: StreamOptions | None = None) -> Refusal | None:
     """Handshake; None once the 101 is sent. Re-raises AbortedByUserException (drop the connection)."""
     try:
-        do_handshake(request, dispatcher, options=options)
+        do_handshake(request, dispatcher, options)
     except VersionException as e:
         _log.info("%s: handshake refused (%d): %s", request.ws_resource, e.status, e)
-        return Refusal(e.status, str(e), [(common.SEC_WEBSOCKET_VERSION_HEADER, e.supported_versions)])
+        return Refusal(e.status, str(e), [(constants.SEC_WEBSOCKET_VERSION_HEADER, e.supported_versions)])
     except (HandshakeException, DispatchException) as e:
         _log.info("%s: handshake refused (%d): %s", request.ws_resource, e.status, e)
         return Refusal(e.status, str(e))
@@ -100,7 +101,7 @@ def accept(request, dispatcher, options: StreamOptions | None = None) -> Refusal
 def serve(request, dispatcher) -> None:
     """Run the handler's transfer_data and the closing handshake; never raises."""
     try:
-        with sessions.registered(request):
+        with registry.registered(request):
             dispatcher.transfer_data(request)
     except AbortedByUserException:
         _log.info("%s: connection aborted by the handler", request.ws_resource)

@@ -29,11 +29,11 @@ from __future__ import annotations
 import enum
 import os
 
-from . import common
+from . import constants
+from .deflate import PerMessageDeflate
 from .errors import BadOperationException
-from .extensions import PerMessageDeflate
-from .framing import MAX_CONTROL_PAYLOAD, FrameParser, apply_mask, build_frame, create_header, encode_close_body
-from .protocol import Close, Event, MessageAssembler
+from .frames import MAX_CONTROL_PAYLOAD, FrameParser, apply_mask, build_frame, create_header, encode_close_body
+from .messages import Close, Event, MessageAssembler
 
 DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024
 # Close codes an endpoint may not send (1005, 1006 and 1015 are for reporting only).
@@ -143,17 +143,17 @@ class ServerConnection:
     def send_message(self, payload: bytes, binary: bool, end: bool = True) -> bytes:
         """A message, or with ``end=False`` one fragment of it (later calls continue it)."""
         self._check_can_send("send_message")
-        opcode = common.OPCODE_BINARY if binary else common.OPCODE_TEXT
+        opcode = constants.OPCODE_BINARY if binary else constants.OPCODE_TEXT
         first = self._sending_opcode is None
         if not first and self._sending_opcode != opcode:
             raise BadOperationException("text and binary fragments mixed in one message")
         if first:
             self._compressing = self._deflate is not None and self._deflate.compress_outgoing
-        if self._compressing:
+        if self._compressing and self._deflate is not None:
             payload = self._deflate.compress(payload, end)
         self._sending_opcode = None if end else opcode
         return build_frame(
-            opcode if first else common.OPCODE_CONTINUATION,
+            opcode if first else constants.OPCODE_CONTINUATION,
             payload,
             fin=end,
             rsv1=self._compressing and first,
@@ -167,18 +167,18 @@ class ServerConnection:
 
     def send_ping(self, body: bytes = b"") -> bytes:
         self._check_can_send("send_ping")
-        return self._control(common.OPCODE_PING, body)
+        return self._control(constants.OPCODE_PING, body)
 
     def send_pong(self, body: bytes = b"") -> bytes:
         self._check_can_send("send_pong")
-        return self._control(common.OPCODE_PONG, body)
+        return self._control(constants.OPCODE_PONG, body)
 
-    def send_close(self, code: int | None = common.STATUS_NORMAL_CLOSURE, reason: str = "") -> bytes:
+    def send_close(self, code: int | None = constants.STATUS_NORMAL_CLOSURE, reason: str = "") -> bytes:
         """Our close frame (``code=None``: an empty body). Nothing may be sent after it."""
         self._check_can_send("close")
         body = close_body(code, reason)
         self.close_sent = True
-        return build_frame(common.OPCODE_CLOSE, body, mask=self._mask_send)
+        return build_frame(constants.OPCODE_CLOSE, body, mask=self._mask_send)
 
     def fail(self, code: int, reason: str = "") -> bytes:
         """Fail the connection (RFC 6455 7.1.7): the close to send (none if ours went already)."""
@@ -187,7 +187,7 @@ class ServerConnection:
             return b""
         self.close_sent = True
         body = encode_close_body(code, _truncate_utf8(reason, MAX_CONTROL_PAYLOAD - 2))
-        return build_frame(common.OPCODE_CLOSE, body, mask=self._mask_send)
+        return build_frame(constants.OPCODE_CLOSE, body, mask=self._mask_send)
 
     def send_frame_unchecked(
         self,

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .logutil import parse_log_level
+from .log_levels import parse_log_level
 
 MiB = 1024 * 1024
 TRUE_WORDS = frozenset({"on", "yes", "true", "1"})

@@ -12,9 +12,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.utils import formatdate
 
-from . import __version__
+from ...core.handshake import SERVER_TOKEN
 
-SERVER_TOKEN = f"mod_pywebsocket/{__version__}"
 MAX_LINE = 8190
 MAX_HEADERS = 100
 MAX_HEAD = 65536

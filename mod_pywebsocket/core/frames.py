@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
-from . import common
+from . import constants
 from .errors import ProtocolError
 
-_DATA_OPCODES = frozenset({common.OPCODE_CONTINUATION, common.OPCODE_TEXT, common.OPCODE_BINARY})
-_CONTROL_OPCODES = frozenset({common.OPCODE_CLOSE, common.OPCODE_PING, common.OPCODE_PONG})
+_DATA_OPCODES = frozenset({constants.OPCODE_CONTINUATION, constants.OPCODE_TEXT, constants.OPCODE_BINARY})
+_CONTROL_OPCODES = frozenset({constants.OPCODE_CLOSE, constants.OPCODE_PING, constants.OPCODE_PONG})
 MAX_CONTROL_PAYLOAD = 125
 
 
@@ -24,7 +26,7 @@ class Frame:
     rsv1: int = 0
     rsv2: int = 0
     rsv3: int = 0
-    opcode: int = common.OPCODE_TEXT
+    opcode: int = constants.OPCODE_TEXT
     payload: bytes = b""
 
 
@@ -58,19 +60,22 @@ def apply_mask_python(data: bytes | bytearray | memoryview, mask: bytes) -> byte
     return out if n == words << 2 else out[:n]
 
 
-def _load_speedups():
+MaskFunction = Callable[[bytes | bytearray | memoryview, bytes], bytes]
+
+
+def _load_speedups() -> MaskFunction | None:
     """The C version of apply_mask when it was built, unless MOD_PYWEBSOCKET_NO_SPEEDUPS is set."""
     if os.environ.get("MOD_PYWEBSOCKET_NO_SPEEDUPS"):
         return None
     try:
-        from ._speedups import apply_mask as c_apply_mask
+        from .._speedups import apply_mask as c_apply_mask  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         return None
-    return c_apply_mask
+    return cast(MaskFunction, c_apply_mask)
 
 
 apply_mask_c = _load_speedups()
-apply_mask = apply_mask_c or apply_mask_python
+apply_mask: MaskFunction = apply_mask_c or apply_mask_python
 
 
 def create_length_header(length: int, mask: bool) -> bytes:
@@ -130,16 +135,16 @@ def encode_close_body(code: int | None, reason: str | bytes = "") -> bytes:
 def parse_close_body(payload: bytes) -> tuple[int, str | None]:
     """Return ``(code, reason)`` of a received close; 1005 and None for an empty body."""
     if not payload:
-        return common.STATUS_NO_STATUS_RECEIVED, None
+        return constants.STATUS_NO_STATUS_RECEIVED, None
     if len(payload) == 1:
-        raise ProtocolError(common.STATUS_PROTOCOL_ERROR, "close frame with a 1-byte body")
+        raise ProtocolError(constants.STATUS_PROTOCOL_ERROR, "close frame with a 1-byte body")
     code = int.from_bytes(payload[:2], "big")
     if not is_valid_close_code(code):
-        raise ProtocolError(common.STATUS_PROTOCOL_ERROR, f"invalid close code {code}")
+        raise ProtocolError(constants.STATUS_PROTOCOL_ERROR, f"invalid close code {code}")
     try:
         reason = payload[2:].decode("utf-8")
     except UnicodeDecodeError:
-        raise ProtocolError(common.STATUS_INVALID_FRAME_PAYLOAD_DATA, "close reason is not UTF-8") from None
+        raise ProtocolError(constants.STATUS_INVALID_FRAME_PAYLOAD_DATA, "close reason is not UTF-8") from None
     return code, reason
 
 
@@ -223,7 +228,7 @@ class FrameParser:
             length = int.from_bytes(buf[pos + 2 : pos + 10], "big")
             header = 10
             if length >> 63:
-                raise ProtocolError(common.STATUS_PROTOCOL_ERROR, "payload length has its top bit set")
+                raise ProtocolError(constants.STATUS_PROTOCOL_ERROR, "payload length has its top bit set")
         self._check_header(b0, b1, opcode, length)
         masked = b1 & 0x80
         if masked:
@@ -245,17 +250,17 @@ class FrameParser:
     def _check_header(self, b0: int, b1: int, opcode: int, length: int) -> None:
         rsv = b0 & 0x70
         if rsv and (rsv != 0x40 or not self.allow_rsv1):
-            raise ProtocolError(common.STATUS_PROTOCOL_ERROR, f"reserved bits set: {rsv >> 4:#05b}")
+            raise ProtocolError(constants.STATUS_PROTOCOL_ERROR, f"reserved bits set: {rsv >> 4:#05b}")
         if opcode in _CONTROL_OPCODES:
             if not b0 & 0x80:
-                raise ProtocolError(common.STATUS_PROTOCOL_ERROR, "fragmented control frame")
+                raise ProtocolError(constants.STATUS_PROTOCOL_ERROR, "fragmented control frame")
             if length > MAX_CONTROL_PAYLOAD:
-                raise ProtocolError(common.STATUS_PROTOCOL_ERROR, "control frame payload over 125 bytes")
+                raise ProtocolError(constants.STATUS_PROTOCOL_ERROR, "control frame payload over 125 bytes")
             if rsv:
-                raise ProtocolError(common.STATUS_PROTOCOL_ERROR, "reserved bits set on a control frame")
+                raise ProtocolError(constants.STATUS_PROTOCOL_ERROR, "reserved bits set on a control frame")
         elif opcode not in _DATA_OPCODES:
-            raise ProtocolError(common.STATUS_PROTOCOL_ERROR, f"reserved opcode {opcode:#x}")
+            raise ProtocolError(constants.STATUS_PROTOCOL_ERROR, f"reserved opcode {opcode:#x}")
         if self.require_mask and not b1 & 0x80:
-            raise ProtocolError(common.STATUS_PROTOCOL_ERROR, "client frame is not masked")
+            raise ProtocolError(constants.STATUS_PROTOCOL_ERROR, "client frame is not masked")
         if self.max_payload is not None and length > self.max_payload:
-            raise ProtocolError(common.STATUS_MESSAGE_TOO_BIG, f"frame of {length} bytes exceeds the limit")
+            raise ProtocolError(constants.STATUS_MESSAGE_TOO_BIG, f"frame of {length} bytes exceeds the limit")

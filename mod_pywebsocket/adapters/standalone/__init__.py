@@ -1,0 +1,1 @@
+"""The standalone server: ``cli`` (flags, logging, signals), ``server``, ``http_head``, ``workers``."""

@@ -1,0 +1,15 @@
+"""What both servers share around the core: the blocking stream handlers use, the
+handshake flow, the dispatcher and handler files, the request, the session flow and
+registry, the settings, and the ``pywebsocket3`` import name.
+
+``blocking_stream``  ``request.ws_stream``: locks, reads and writes around the core
+``handshaker``       ``HandshakerBase`` and RFC 6455's ``Handshaker``
+``dispatcher``       resources to handler suites, and their hooks
+``handler_files``    finding, loading and reloading ``*_wsh.py`` files
+``request``          the request object handlers receive
+``flow``             one upgrade request from lookup to close: the outcome an adapter answers
+``registry``         the open sessions, closed with 1001 at shutdown
+``settings``         every setting's default, parser and check
+``aliases``          ``import pywebsocket3``
+``log_levels``       log-level names
+"""

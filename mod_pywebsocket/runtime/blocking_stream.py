@@ -1,0 +1,419 @@
+"""``request.ws_stream``: a blocking WebSocket stream over ``request.connection``.
+
+The stream moves bytes between the connection (``read(n)``/``write(b)``, as both
+adapters provide) and the sans-I/O core (``connection.ServerConnection``, which owns
+the protocol state and rules). It keeps pywebsocket's method names and semantics,
+which handlers depend on: ``receive_message()`` returns ``str`` for text, ``bytes``
+for binary and ``None`` once the peer's close has arrived (after the close reply is
+sent). ``request.server_terminated`` and ``client_terminated`` mirror the core's
+state, set as each close frame goes by.
+
+Thread-safety: one thread may receive while others send and close. Every send asks
+the core for its bytes and writes them under one lock, so nothing follows our close
+frame and no frame is split by another.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from ..core import constants
+from ..core.connection import (
+    DEFAULT_MAX_MESSAGE_SIZE,
+    InvalidState,
+    ServerConnection,
+    State,
+    close_body,
+    is_sendable_close_code,
+)
+from ..core.deflate import PerMessageDeflate
+from ..core.errors import (
+    BadOperationException,
+    ConnectionTerminatedException,
+    InvalidFrameException,
+    InvalidUTF8Exception,
+    MessageTooBigException,
+    ProtocolError,
+    UnsupportedFrameException,
+    exception_for_close_code,
+)
+from ..core.frames import (
+    MAX_CONTROL_PAYLOAD,
+    Frame,
+    build_frame,
+    create_header,
+    create_length_header,
+    encode_close_body,
+)
+from ..core.messages import Close, Control, Message
+
+__all__ = [
+    "BadOperationException",
+    "ConnectionTerminatedException",
+    "Frame",
+    "InvalidFrameException",
+    "InvalidUTF8Exception",
+    "MessageTooBigException",
+    "Stream",
+    "StreamOptions",
+    "UnsupportedFrameException",
+    "create_binary_frame",
+    "create_close_frame",
+    "create_closing_handshake_body",
+    "create_header",
+    "create_length_header",
+    "create_ping_frame",
+    "create_pong_frame",
+    "create_text_frame",
+]
+
+_log = logging.getLogger("mod_pywebsocket.stream")
+
+# From a connection that returns what has arrived (``read_returns_available``), reads
+# are sized to what the frame in progress still needs, between these bounds: small
+# reads for small messages (each read allocates its whole size first), large ones for
+# large frames (fewer calls; mod_python leaks a little per call). Any other connection
+# is asked for exactly the bytes the frame still needs, as pywebsocket3 does.
+DEFAULT_READ_SIZE = 16 * 1024
+MAX_READ_SIZE = 4 * 1024 * 1024
+
+
+@dataclass
+class StreamOptions:
+    max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE
+    read_size: int = DEFAULT_READ_SIZE
+    # On a read timeout, send one ping and keep waiting; give up on the second.
+    ping_on_idle: bool = True
+    unmask_receive: bool = True
+    mask_send: bool = False
+    encode_text_message_to_utf8: bool = True
+    # Server policy the handshake applies: Origins allowed to connect (None: any).
+    # Clients that send no Origin (non-browsers) are not affected.
+    allowed_origins: frozenset[str] | None = None
+    # Kept so code that fills them in still runs; this server has no frame filters.
+    outgoing_frame_filters: list = field(default_factory=list)
+    incoming_frame_filters: list = field(default_factory=list)
+    outgoing_message_filters: list = field(default_factory=list)
+    incoming_message_filters: list = field(default_factory=list)
+
+
+class Stream:
+    """The WebSocket connection of one request, as handlers use it.
+
+    A blocking adapter over ``connection.ServerConnection``: sends take the write lock,
+    ask the core for the bytes (which checks the state and changes it) and write them
+    before letting go, so no data frame can follow our close frame and no frame is
+    split by another, whatever threads send and close. Receiving reads into the core.
+    """
+
+    def __init__(
+        self,
+        request,
+        options: StreamOptions | None = None,
+        deflate: PerMessageDeflate | None = None,
+        *,
+        passive_closing_handshake=None,
+    ) -> None:
+        """``passive_closing_handshake(request) -> (code, reason)`` answers the peer's close
+        (the handler's hook, through the dispatcher); without it, ``request._dispatcher``'s
+        is used if an embedder set one, else the peer's code is echoed."""
+        self._request = request
+        self._passive_closing_handshake = passive_closing_handshake
+        self._options = options or StreamOptions()
+        self._conn = request.connection
+        # Only our own connections say that read(n) returns what has arrived (socket
+        # semantics); others (wptserve's HTTP/2 pipe, an embedder's) may block for n bytes.
+        self._greedy_reads = getattr(self._conn, "read_returns_available", False) is True
+        self._core = ServerConnection(
+            max_message_size=self._options.max_message_size,
+            require_mask=self._options.unmask_receive,
+            mask_send=self._options.mask_send,
+            deflate=deflate,
+        )
+        self._write_lock = threading.Lock()
+        self._close_requested = False  # a close waits for the lock: other sends give way
+        self._announced_close: tuple[int, str] | None = None  # see stop_sending
+        self._last_received_opcode: int | None = None
+        self._ping_queue: collections.deque[bytes] = collections.deque()
+        self._idle_pinged = False
+        request.client_terminated = False
+        request.server_terminated = False
+        request.ws_close_code = None
+        request.ws_close_reason = None
+
+    @property
+    def state(self) -> State:
+        """The connection's state (open, closing, closed), as the core has it."""
+        return self._core.state
+
+    # -- receiving ---------------------------------------------------------
+
+    def receive_message(self) -> str | bytes | None:
+        """Block for the next message; ``None`` once the peer has closed."""
+        if self._core.close_received:
+            raise BadOperationException("receive_message after the peer's close")
+        while True:
+            event = self._next_event()
+            if isinstance(event, Message):
+                self._last_received_opcode = event.opcode
+                return event.data
+            if isinstance(event, Control):
+                self._last_received_opcode = event.opcode
+                self._on_control(event)
+                continue
+            self._last_received_opcode = constants.OPCODE_CLOSE
+            self._on_close(event)
+            return None
+
+    def get_last_received_opcode(self) -> int | None:
+        return self._last_received_opcode
+
+    def receive_bytes(self, length: int) -> bytes:
+        """Read exactly ``length`` raw bytes from the connection (for protocol tests)."""
+        chunks = [self._core.take_raw(length)]
+        got = len(chunks[0])
+        while got < length:
+            data = self._read_some(length - got)
+            chunks.append(data)
+            got += len(data)
+        return b"".join(chunks)
+
+    def _next_event(self):
+        core = self._core
+        if core.failed:
+            raise ConnectionTerminatedException("the connection has already failed")
+        while True:
+            try:
+                event = core.next_event()
+            except ProtocolError as e:
+                self._fail(e.code, e.reason)
+            if event is not None:
+                return event
+            core.receive_data(self._read_some(self._read_size()))
+
+    def _read_size(self) -> int:
+        needed = self._core.needed()
+        if not self._greedy_reads:
+            return needed
+        return min(max(needed, self._options.read_size), MAX_READ_SIZE)
+
+    def _read_some(self, size: int) -> bytes:
+        while True:
+            try:
+                data = self._conn.read(size)
+            except TimeoutError:
+                if self._options.ping_on_idle and not self._idle_pinged and not self._core.close_sent:
+                    self._idle_pinged = True
+                    self._send(self._core.send_ping, b"", quiet=True)
+                    continue
+                self._core.failed = True
+                raise ConnectionTerminatedException("read timed out") from None
+            except OSError as e:
+                self._core.failed = True
+                raise ConnectionTerminatedException(f"read failed: {e}") from e
+            if not data:
+                self._core.failed = True
+                raise ConnectionTerminatedException("the peer closed the connection without a close frame")
+            self._idle_pinged = False
+            return data
+
+    def _on_control(self, event: Control) -> None:
+        request = self._request
+        if event.opcode == constants.OPCODE_PING:
+            handler = getattr(request, "on_ping_handler", None)
+            if handler is not None:
+                handler(request, event.payload)
+            else:
+                self._send(self._core.send_pong, event.payload, quiet=True)
+            return
+        if event.payload in self._ping_queue:
+            while self._ping_queue and self._ping_queue.popleft() != event.payload:
+                pass
+        handler = getattr(request, "on_pong_handler", None)
+        if handler is not None:
+            handler(request, event.payload)
+
+    def _on_close(self, event: Close) -> None:
+        request = self._request
+        request.ws_close_code = event.code
+        request.ws_close_reason = event.reason
+        request.client_terminated = True
+        if self._core.close_sent:
+            return  # the reply to our own close: the closing handshake is complete
+        hook = self._passive_closing_handshake
+        if hook is None:
+            dispatcher = getattr(request, "_dispatcher", None)
+            hook = getattr(dispatcher, "passive_closing_handshake", default_passive_closing_handshake)
+        code, reason = hook(request)
+        code = _sendable_code(code)
+        reason = (reason or "") if code is not None else ""
+        if len(reason.encode("utf-8")) > MAX_CONTROL_PAYLOAD - 2:
+            reason = ""  # longer than a close frame can carry
+        try:
+            self._send_close(code, reason)
+        except InvalidState:
+            pass  # another thread's close went first
+
+    def _fail(self, code: int, reason: str) -> None:
+        """Fail the connection (RFC 6455 7.1.7): send a close with ``code`` and raise."""
+        _log.info("failing the connection with %d: %s", code, reason)
+        self._close_requested = True
+        try:
+            with self._write_lock:
+                data = self._core.fail(code, reason)
+                self._request.server_terminated = True
+                if data:
+                    self._write(data)
+        except ConnectionTerminatedException:
+            pass
+        raise exception_for_close_code(code, reason)
+
+    # -- sending -----------------------------------------------------------
+
+    def _send(self, produce, *args, quiet: bool = False, **kwargs) -> None:
+        """Ask the core for a frame and write it, both under the write lock.
+
+        ``quiet``: a frame the server sends on its own (a pong, an idle ping) is simply
+        not sent once our close has gone; a handler's send raises ``InvalidState``.
+        """
+        with self._write_lock:
+            try:
+                if self._close_requested:
+                    raise InvalidState("the closing handshake is being sent")
+                data = produce(*args, **kwargs)
+            except InvalidState:
+                if quiet:
+                    return
+                raise
+            self._write(data)
+
+    def send_message(self, message: str | bytes, end: bool = True, binary: bool = False) -> None:
+        """Send a message, or with ``end=False`` one fragment of it."""
+        if binary:
+            if isinstance(message, str):
+                raise BadOperationException("a binary message must be bytes, not str")
+            payload = bytes(message)
+        else:
+            payload = message.encode("utf-8") if isinstance(message, str) else bytes(message)
+        with self._write_lock:  # _send's steps, inlined on the hot path
+            if self._close_requested:
+                raise InvalidState("the closing handshake is being sent")
+            self._write(self._core.send_message(payload, binary, end))
+
+    def send_ping(self, body: str | bytes = b"", binary: bool = False) -> None:
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        if len(body) > 125:
+            raise BadOperationException("a ping body must be 125 bytes or fewer")
+        with self._write_lock:
+            if self._close_requested:
+                raise InvalidState("the closing handshake is being sent")
+            data = self._core.send_ping(body)
+            self._ping_queue.append(body)
+            self._write(data)
+
+    def close_connection(
+        self, code: int | None = constants.STATUS_NORMAL_CLOSURE, reason: str = "", wait_response: bool = True
+    ) -> None:
+        """Start the closing handshake and (by default) wait for the peer's close."""
+        core = self._core
+        if core.close_sent:
+            _log.debug("close_connection: the close was already sent")
+            return
+        try:
+            self._send_close(code, reason or "")
+        except InvalidState:  # another thread's close went first
+            _log.debug("close_connection: the close was already sent")
+            return
+        if not wait_response or core.close_received or core.failed:
+            return
+        if code in (constants.STATUS_GOING_AWAY, constants.STATUS_PROTOCOL_ERROR):
+            return
+        self._drain_until_close()
+
+    def _drain_until_close(self) -> None:
+        """Read (and drop) what the peer still sends until its close arrives."""
+        try:
+            while True:
+                event = self._next_event()
+                if isinstance(event, Close):
+                    self._on_close(event)
+                    return
+        except (ConnectionTerminatedException, InvalidUTF8Exception, UnsupportedFrameException) as e:
+            _log.debug("no clean close reply: %s", e)
+
+    def stop_sending(self, code: int = constants.STATUS_GOING_AWAY, reason: str = "") -> None:
+        """Announce the close a stopping server is about to send: from now on sends raise
+        ``InvalidState`` (pongs and pings are dropped), and whichever close goes out first,
+        the server's own or one a handler or the dispatcher asks for meanwhile, carries
+        ``code`` and ``reason``. So no connection keeps sending while the server closes
+        the others, and every client learns why."""
+        close_body(code, reason)
+        self._announced_close = (code, reason)
+        self._close_requested = True
+
+    def _send_close(self, code: int | None, reason: str) -> None:
+        if self._announced_close is not None:
+            code, reason = self._announced_close
+        close_body(code, reason)  # a close that may not be sent changes nothing
+        # Said before waiting for the lock: senders that loop would otherwise win it back
+        # every time (threading.Lock is not fair) and hold the close off for ever.
+        self._close_requested = True
+        with self._write_lock:
+            data = self._core.send_close(code, reason)
+            self._request.server_terminated = True
+            self._write(data)
+
+    def _write(self, data: bytes) -> None:
+        try:
+            self._conn.write(data)
+        except OSError as e:
+            self._core.failed = True
+            raise ConnectionTerminatedException(f"write failed: {e}") from e
+
+
+def default_passive_closing_handshake(request) -> tuple[int | None, str]:
+    """Answer a peer's close by echoing its status code (RFC 6455 5.5.1)."""
+    code = request.ws_close_code
+    if code is None or code == constants.STATUS_NO_STATUS_RECEIVED:
+        return None, ""
+    return code, ""
+
+
+def _sendable_code(code: int | None) -> int | None:
+    return code if code is not None and is_sendable_close_code(code) else None
+
+
+# -- frame builders kept for handlers and test clients written for pywebsocket --
+
+
+def create_closing_handshake_body(code: int | None, reason: str | bytes) -> bytes:
+    return encode_close_body(code, reason or "")
+
+
+def create_text_frame(
+    message: str | bytes, opcode: int = constants.OPCODE_TEXT, fin: int = 1, mask: bool = False, frame_filters=()
+) -> bytes:
+    payload = message.encode("utf-8") if isinstance(message, str) else message
+    return build_frame(opcode, payload, fin=bool(fin), mask=mask)
+
+
+def create_binary_frame(
+    message: bytes, opcode: int = constants.OPCODE_BINARY, fin: int = 1, mask: bool = False, frame_filters=()
+) -> bytes:
+    return build_frame(opcode, bytes(message), fin=bool(fin), mask=mask)
+
+
+def create_ping_frame(body: bytes, mask: bool = False, frame_filters=()) -> bytes:
+    return build_frame(constants.OPCODE_PING, body, mask=mask)
+
+
+def create_pong_frame(body: bytes, mask: bool = False, frame_filters=()) -> bytes:
+    return build_frame(constants.OPCODE_PONG, body, mask=mask)
+
+
+def create_close_frame(body: bytes, mask: bool = False, frame_filters=()) -> bytes:
+    return build_frame(constants.OPCODE_CLOSE, body, mask=mask)

@@ -1,0 +1,151 @@
+"""Map resources to handler suites and run the handlers' hooks with pywebsocket's contract.
+
+Finding, loading and reloading the files is ``handler_files``'s job; this
+module answers which suite serves a request and runs its hooks, turning their
+failures into the right close code.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from urllib.parse import unquote
+
+from ..core import constants
+from ..core.errors import (
+    AbortedByUserException,
+    BadOperationException,
+    ConnectionTerminatedException,
+    DispatchException,
+    InvalidUTF8Exception,
+    UnsupportedFrameException,
+)
+from . import settings
+from .blocking_stream import default_passive_closing_handshake
+from .handler_files import HANDLER_SUFFIX, HandlerSuite, HandlerTable, is_within, load_handler_file
+
+__all__ = ["DispatchException", "Dispatcher", "HandlerSuite", "HANDLER_SUFFIX", "load_handler_file"]
+
+_log = logging.getLogger("mod_pywebsocket.dispatch")
+HANDLER_RELOAD_DEFAULT: bool = settings.default("handler_reload")
+
+
+class Dispatcher:
+    """Maps resources to handler suites and runs the handlers' hooks.
+
+    ``reload`` (on by default, as everywhere: ``settings``' ``handler_reload``) picks
+    up handler files that are added, changed or removed while the server runs.
+    """
+
+    def __init__(
+        self,
+        root_dir: str,
+        scan_dir: str | None = None,
+        allow_handlers_outside_root_dir: bool = True,
+        handler_encoding: str | None = None,
+        reload: bool = HANDLER_RELOAD_DEFAULT,
+    ) -> None:
+        self._logger = _log
+        root = os.path.realpath(root_dir)
+        self._source_warnings: list[str] = []
+        self._aliases: dict[str, str] = {}
+        if not os.path.isdir(root):
+            raise DispatchException(f"handler root {root_dir!r} is not a directory")
+        scan = os.path.realpath(scan_dir) if scan_dir else root
+        if not is_within(scan, root):
+            raise DispatchException(f"scan dir {scan_dir!r} must be under the handler root {root_dir!r}")
+        self._table = HandlerTable(root, scan, allow_handlers_outside_root_dir, handler_encoding, reload, self._warn)
+        _log.info("loaded %d handler(s) from %s", len(self._table.resources()), scan)
+
+    def _warn(self, message: str) -> None:
+        self._source_warnings.append(message)
+        del self._source_warnings[:-100]
+        _log.warning("%s", message)
+
+    def add_resource_path_alias(self, alias_resource_path: str, existing_resource_path: str) -> None:
+        if self._table.lookup(existing_resource_path) is None:
+            raise DispatchException(f"no handler for {existing_resource_path!r} to alias as {alias_resource_path!r}")
+        self._aliases[alias_resource_path] = existing_resource_path
+
+    def source_warnings(self) -> list[str]:
+        return list(self._source_warnings)
+
+    def resources(self) -> list[str]:
+        return sorted(set(self._table.resources()) | set(self._aliases))
+
+    def get_handler_suite(self, resource: str) -> HandlerSuite | None:
+        """The suite serving ``resource`` (a path, possibly with a query), or None."""
+        path = resource.split("?", 1)[0]
+        if "#" in path:
+            raise DispatchException(f"fragment in resource {resource!r}", constants.HTTP_STATUS_BAD_REQUEST)
+        # The table is the whitelist: a decoded path can only match a scanned file.
+        path = unquote(path, errors="replace")
+        return self._table.lookup(self._aliases.get(path, path))
+
+    def _suite_for(self, request) -> HandlerSuite:
+        """The suite a request started with: a reload never changes code under an open connection."""
+        suite = getattr(request, "_handler_suite", None)
+        if suite is None:
+            suite = self.get_handler_suite(request.ws_resource)
+            if suite is None:
+                raise DispatchException(f"no handler for {request.ws_resource!r}")
+            try:
+                request._handler_suite = suite
+            except AttributeError:
+                pass
+        return suite
+
+    def do_extra_handshake(self, request) -> None:
+        hook = self._suite_for(request).do_extra_handshake
+        if hook is not None:
+            hook(request)
+
+    def passive_closing_handshake(self, request) -> tuple[int | None, str | None]:
+        hook = self._suite_for(request).passive_closing_handshake
+        if hook is None:
+            return default_passive_closing_handshake(request)
+        return hook(request)
+
+    def transfer_data(self, request) -> None:
+        """Run the handler's transfer_data, then finish the closing handshake.
+
+        Errors close the connection with the matching code: 1002 for framing,
+        1003 unsupported, 1007 bad UTF-8, 1011 for anything the handler raised.
+        ``AbortedByUserException`` propagates so the adapter drops the connection.
+        """
+        suite = self._suite_for(request)
+        try:
+            suite.transfer_data(request)
+        except AbortedByUserException:
+            raise
+        except ConnectionTerminatedException as e:
+            _log.debug("%s: connection ended: %s", request.ws_resource, e)
+            self._close_on_error(request, getattr(e, "close_code", None), "")
+            return
+        except (InvalidUTF8Exception, UnsupportedFrameException) as e:
+            self._close_on_error(request, e.close_code, "")
+            return
+        except BadOperationException as e:
+            # Expected when the server closed the session under the handler (shutdown).
+            level = logging.DEBUG if request.server_terminated else logging.WARNING
+            _log.log(level, "%s: bad operation in handler: %s", request.ws_resource, e)
+            self._close_on_error(request, constants.STATUS_INTERNAL_ENDPOINT_ERROR, "")
+            return
+        except Exception:
+            _log.exception("%s: handler %s raised", request.ws_resource, suite.path)
+            self._close_on_error(request, constants.STATUS_INTERNAL_ENDPOINT_ERROR, "handler error")
+            return
+        if not request.server_terminated:
+            try:
+                request.ws_stream.close_connection()
+            except ConnectionTerminatedException as e:
+                _log.debug("%s: no close reply: %s", request.ws_resource, e)
+
+    @staticmethod
+    def _close_on_error(request, code: int | None, reason: str) -> None:
+        if code is None or request.server_terminated:
+            return
+        try:
+            request.ws_stream.close_connection(code, reason, wait_response=False)
+        except (ConnectionTerminatedException, BadOperationException):
+            pass

@@ -1,0 +1,223 @@
+"""The server's side of an opening handshake on a request object: pywebsocket's flow and hooks.
+
+``HandshakerBase.do_handshake()`` checks the request (``core.handshake``'s rules),
+runs the handler's ``web_socket_do_extra_handshake``, negotiates extensions, creates
+``request.ws_stream`` and has ``_send_handshake`` answer. ``Handshaker`` fills the
+hooks for RFC 6455 (and for RFC 8441 as Apache's mod_http2 hands it over);
+servers that bootstrap WebSockets over HTTP/2 or 3 themselves (wptserve) subclass
+``HandshakerBase`` with their own. ``handshake``, ``handshake.base`` and
+``handshake.hybi`` give these under pywebsocket's names.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ..core import constants
+from ..core.deflate import get_extension_processor, negotiate
+from ..core.errors import AbortedByUserException, DispatchException, HandshakeException
+from ..core.handshake import (
+    ClientHandshake,
+    build_response,
+    check_key,
+    check_request_line,
+    check_selected_protocol,
+    check_upgrade_headers,
+    check_version,
+    compute_accept,
+    normalize_origin,
+    parse_extension_offers,
+    parse_protocols,
+)
+from ..core.headers import format_extensions
+from .blocking_stream import Stream, StreamOptions
+
+
+def parse_client_handshake(method: str, protocol: str, headers: Any, *, http2: bool = False) -> ClientHandshake:
+    """Validate a client's opening handshake; raise HandshakeException with the status to answer.
+
+    It runs the production checks, ``hybi.Handshaker``'s, in their order, on the
+    request head alone (for tests, fuzzers and tools); ``headers`` needs only a
+    case-insensitive ``get(name)``. As in production, the protocol decides whether the
+    RFC 8441 rules apply (``HTTP/2...``: no Connection header, the key is the proxy's
+    own); ``http2=True`` is kept for old callers and must agree with it.
+    """
+    if http2 and not protocol.startswith("HTTP/2"):
+        raise ValueError(f"http2=True with protocol {protocol!r}")
+    request = _RequestHead(method, protocol, headers)
+    Handshaker(request, None).check_client_handshake()
+    return ClientHandshake(
+        key=headers.get(constants.SEC_WEBSOCKET_KEY_HEADER).strip(" \t"),
+        version=request.ws_version,
+        origin=request.ws_origin,
+        requested_protocols=request.ws_requested_protocols,
+        requested_extensions=request.ws_requested_extensions,
+    )
+
+
+class _RequestHead:
+    """Just what the checks of ``HandshakerBase`` read of a request."""
+
+    def __init__(self, method: str, protocol: str, headers: Any) -> None:
+        self.method = method
+        self.protocol = protocol
+        self.headers_in = headers
+        self.uri = "/"
+
+
+_log = logging.getLogger("mod_pywebsocket.handshake")
+
+
+class HandshakerBase:
+    """The server's side of an opening handshake, on a request object; subclasses fill the hooks.
+
+    ``do_handshake()`` validates, sets the ``ws_*`` attributes, runs the handler's
+    ``web_socket_do_extra_handshake``, negotiates extensions, creates
+    ``request.ws_stream`` and has ``_send_handshake`` answer. A HandshakeException
+    without a status becomes 400.
+    """
+
+    def __init__(self, request, dispatcher, options: StreamOptions | None = None) -> None:
+        self._logger = _log
+        self._request = request
+        self._dispatcher = dispatcher
+        self._options = options
+
+    # -- hooks --------------------------------------------------------------
+
+    def _transform_header(self, header: str) -> str:
+        """The name under which ``headers_in`` holds ``header`` (HTTP/2 servers lower-case)."""
+        return header
+
+    def _protocol_rfc(self) -> str:
+        raise NotImplementedError
+
+    def _validate_request(self) -> None:
+        """Check the method, the request line and the upgrade headers."""
+        raise NotImplementedError
+
+    def _set_accept(self) -> None:
+        """Check the key and set ``request._accept`` (nothing to do over HTTP/2)."""
+        raise NotImplementedError
+
+    def _send_handshake(self) -> None:
+        """Answer the client (or prepare the answer, for a server that sends it itself)."""
+        raise NotImplementedError
+
+    # -- the flow -----------------------------------------------------------
+
+    def do_handshake(self) -> None:
+        request = self._request
+        request.ws_close_code = None
+        request.ws_close_reason = None
+        try:
+            self.check_client_handshake()
+            request.ws_extension_processors = self._get_extension_processors_requested()
+            request.extra_headers = []
+            options = self._stream_options()
+            self._check_origin(options)
+            self._do_extra_handshake()
+            check_selected_protocol(request.ws_requested_protocols, request.ws_protocol)
+            self._create_stream(options)
+            self._send_handshake()
+        except HandshakeException as e:
+            if not e.status:
+                e.status = constants.HTTP_STATUS_BAD_REQUEST
+            raise
+        extensions = format_extensions(request.ws_extensions) if request.ws_extensions else ""
+        _log.info(
+            "established %s (%s%s) from %s",
+            request.ws_resource,
+            self._protocol_rfc(),
+            f", {extensions}" if extensions else "",
+            _peer(request),
+        )
+
+    def check_client_handshake(self) -> None:
+        """Every check of the client's request, in order, setting the ``ws_*`` attributes it reads.
+
+        The first step of ``do_handshake``; ``parse_client_handshake`` runs it alone.
+        """
+        request = self._request
+        self._validate_request()
+        request.ws_resource = request.uri
+        request.ws_version = self._check_version()
+        request.ws_origin = self._header(constants.ORIGIN_HEADER)
+        request.ws_protocol = None
+        request.ws_requested_protocols = parse_protocols(self._header(constants.SEC_WEBSOCKET_PROTOCOL_HEADER))
+        request.ws_requested_extensions = parse_extension_offers(
+            self._header(constants.SEC_WEBSOCKET_EXTENSIONS_HEADER)
+        )
+        self._set_accept()
+
+    def _header(self, name: str) -> str | None:
+        return self._request.headers_in.get(self._transform_header(name))
+
+    def _check_version(self) -> int:
+        return check_version(self._request.headers_in, self._transform_header(constants.SEC_WEBSOCKET_VERSION_HEADER))
+
+    def _get_extension_processors_requested(self) -> list:
+        offers = self._request.ws_requested_extensions or ()
+        return [p for p in map(get_extension_processor, offers) if p is not None]
+
+    def _stream_options(self) -> StreamOptions:
+        # Embedders of older versions set request._stream_options; still read.
+        return self._options or getattr(self._request, "_stream_options", None) or StreamOptions()
+
+    def _check_origin(self, options) -> None:
+        origin = self._request.ws_origin
+        if options.allowed_origins is not None and origin is not None:
+            if normalize_origin(origin) not in options.allowed_origins:
+                raise HandshakeException(f"origin {origin!r} is not allowed", constants.HTTP_STATUS_FORBIDDEN)
+
+    def _do_extra_handshake(self) -> None:
+        try:
+            self._dispatcher.do_extra_handshake(self._request)
+        except (AbortedByUserException, HandshakeException, DispatchException):
+            raise
+        except Exception as e:
+            raise HandshakeException(f"handler rejected the handshake: {e!r}", constants.HTTP_STATUS_FORBIDDEN) from e
+
+    def _create_stream(self, options) -> None:
+        request = self._request
+        request.ws_extensions, deflate = negotiate(request.ws_extension_processors or [])
+        passive_close = getattr(self._dispatcher, "passive_closing_handshake", None)
+        request.ws_stream = Stream(request, options, deflate, passive_closing_handshake=passive_close)
+
+
+def _peer(request) -> str:
+    try:
+        addr = request.connection.remote_addr
+        return f"{addr[0]}:{addr[1]}"
+    except Exception:
+        return "?"
+
+
+class Handshaker(HandshakerBase):
+    """The RFC 6455 handshake, answered with a 101 written on ``request.connection``."""
+
+    def _http2(self) -> bool:
+        return self._request.protocol.startswith("HTTP/2")
+
+    def _protocol_rfc(self) -> str:
+        return "RFC 8441" if self._http2() else "RFC 6455"
+
+    def _validate_request(self) -> None:
+        http2 = self._http2()
+        check_request_line(self._request.method, self._request.protocol, http2=http2)
+        check_upgrade_headers(self._request.headers_in, http2=http2)
+
+    def _set_accept(self) -> None:
+        self._request._accept = compute_accept(check_key(self._request.headers_in))
+
+    def _send_handshake(self) -> None:
+        request = self._request
+        extensions = format_extensions(request.ws_extensions) if request.ws_extensions else None
+        response = build_response(request._accept, request.ws_protocol, extensions, request.extra_headers)
+        request.connection.write(response)
+
+
+def do_handshake(request, dispatcher, options: StreamOptions | None = None) -> None:
+    """Run the whole server side of the RFC 6455 opening handshake on ``request``."""
+    Handshaker(request, dispatcher, options).do_handshake()
