@@ -25,7 +25,7 @@ fi
 # Every WS_* setting is checked (and its default filled in) by the package's settings
 # module, the same table the standalone server's flags and Apache's PythonOptions use:
 # it prints `export` lines, or one error line (exit 2).
-settings=$(python3 -m mod_pywebsocket.settings) || exit 2
+settings=$(python3 -m mod_pywebsocket.runtime.settings) || exit 2
 eval "$settings"
 
 mkdir -p "$WS_RUN_DIR"
@@ -34,7 +34,7 @@ rm -f "$WS_RUN_DIR"/httpd.pid "$WS_RUN_DIR"/stopping
 
 # -- the balancer's replicas ------------------------------------------------------
 if [ "$WS_ROLE" = balancer ]; then
-    python3 -m mod_pywebsocket.settings balancer-members "$WS_RUN_DIR/balancer-members.conf" || exit 2
+    python3 -m mod_pywebsocket.runtime.settings balancer-members "$WS_RUN_DIR/balancer-members.conf" || exit 2
     read -r -a members <<< "$WS_BALANCER_MEMBERS"
 fi
 

@@ -46,10 +46,13 @@ Extensions: permessage-deflate offers appear in
 ``request.ws_extension_processors`` (``extensions.PerMessageDeflateExtensionProcessor``);
 setting the list to ``[]`` in ``web_socket_do_extra_handshake`` refuses compression.
 
-Modules: ``common`` (constants, ``ExtensionParameter``), ``framing`` and
-``protocol`` (the sans-I/O core), ``extensions`` (permessage-deflate),
-``handshake``, ``stream``, ``msgutil``, ``dispatch``, ``request``, ``sessions``,
-``headerparserhandler`` (the mod_python entry point).
+Modules: pywebsocket's names at the top level (``common``, ``msgutil``, ``stream``,
+``util``, ``handshake``, ``handshake.base``, ``handshake.hybi``, ``dispatch``,
+``extensions``, ``standalone``, ``headerparserhandler``, the mod_python entry point),
+over three layers: ``core`` (the protocol with no I/O: frames, messages, the
+connection's state, permessage-deflate, the handshake's rules), ``runtime`` (what
+both servers share: the blocking stream, the handshaker, the dispatcher, the request
+flow, settings) and ``adapters`` (``apache``, ``standalone``). See docs/architecture.md.
 """
 
 __version__ = "0.2.0"

@@ -2,11 +2,11 @@
 
 The standalone server's flags (``standalone``), Apache's ``PythonOption``s
 (``headerparserhandler``) and the container's ``WS_*`` environment (the image's
-entrypoint runs ``python3 -m mod_pywebsocket.settings``) are all read through the
+entrypoint runs ``python3 -m mod_pywebsocket.runtime.settings``) are all read through the
 ``SETTINGS`` table below, so a default, a spelling of "on" or a limit cannot differ
 between them. ``tests/unit/test_settings.py`` checks that they agree.
 
-``python3 -m mod_pywebsocket.settings`` reads the ``WS_*`` environment, checks it
+``python3 -m mod_pywebsocket.runtime.settings`` reads the ``WS_*`` environment, checks it
 (values, the handler folders, the balancer's members), and prints it back as shell
 ``export`` lines with every default filled in and the values Apache's configuration
 derives from them; on a bad value it prints one line saying what to change and
@@ -306,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
                 out.write("\n".join(lines) + "\n")
             return 0
         if argv:
-            print("usage: python3 -m mod_pywebsocket.settings [balancer-members FILE]", file=sys.stderr)
+            print("usage: python3 -m mod_pywebsocket.runtime.settings [balancer-members FILE]", file=sys.stderr)
             return 2
         if values["role"] == "appliance":
             check_folders(values)

@@ -1,4 +1,4 @@
-"""Every name in the README's table of the handler API imports, under ``mod_pywebsocket``
+"""Every name in docs/handlers.md's table of the handler API imports, under ``mod_pywebsocket``
 and under ``pywebsocket3`` (as a handler file sees it), whatever moved underneath."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 
 from mod_pywebsocket.runtime.aliases import handler_builtins
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[2] / "docs" / "handlers.md"
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
