@@ -345,6 +345,16 @@ class Stream:
         except (ConnectionTerminatedException, InvalidUTF8Exception, UnsupportedFrameException) as e:
             _log.debug("no clean close reply: %s", e)
 
+    def finish_writes(self) -> None:
+        """Return once no frame is being written, by any thread.
+
+        A close sent from another thread (a stopping server's) marks the stream
+        terminated before its bytes are out; whoever ends the connection waits here
+        first, or the close frame would be cut off.
+        """
+        with self._write_lock:
+            pass
+
     def stop_sending(self, code: int = constants.STATUS_GOING_AWAY, reason: str = "") -> None:
         """Announce the close a stopping server is about to send: from now on sends raise
         ``InvalidState`` (pongs and pings are dropped), and whichever close goes out first,

@@ -112,7 +112,17 @@ class Dispatcher:
         Errors close the connection with the matching code: 1002 for framing,
         1003 unsupported, 1007 bad UTF-8, 1011 for anything the handler raised.
         ``AbortedByUserException`` propagates so the adapter drops the connection.
+        It returns only once no frame is being written, so the caller may end the
+        connection: another thread (a stopping server's close) may still be writing.
         """
+        try:
+            self._transfer_data(request)
+        finally:
+            finish_writes = getattr(getattr(request, "ws_stream", None), "finish_writes", None)
+            if finish_writes is not None:
+                finish_writes()
+
+    def _transfer_data(self, request) -> None:
         suite = self._suite_for(request)
         try:
             suite.transfer_data(request)

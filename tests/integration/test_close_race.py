@@ -100,9 +100,10 @@ class StreamChecker(threading.Thread):
     """Reads one connection from the moment it opens and checks each frame as it comes,
     keeping no payloads: at shutdown no sender sits blocked on a full socket buffer."""
 
-    def __init__(self, ws: RawWebSocket) -> None:
+    def __init__(self, ws: RawWebSocket, query: str) -> None:
         super().__init__(daemon=True)
         self.ws = ws
+        self.query = query
         self.result: tuple[int, int] | BaseException | None = None
 
     def run(self) -> None:
@@ -126,7 +127,7 @@ class StreamChecker(threading.Thread):
             assert closed, "no close frame"
             self.result = (frames, after_close)
         except BaseException as e:  # noqa: BLE001 - reported by the test
-            self.result = e
+            self.result = AssertionError(f"{self.query}: {e} after {frames} frames")
 
 
 @pytest.mark.parametrize("kind", ["apache", "standalone"])
@@ -138,9 +139,9 @@ def test_nothing_after_the_close_frame_when_the_server_shuts_down(tmp_path, kind
         for i in range(SHUTDOWN_CONNECTIONS):
             t, s, k, f = SHAPES[i % len(SHAPES)]
             ws = RawWebSocket(server.open_socket("ws", timeout=30))
-            assert ws.handshake(f"/scanned/race?threads={t}&size={min(s, 256 * 1024)}&kind={k}&fragments={f}"
-                                "&close=server").status == 101  # fmt: skip
-            checkers.append(StreamChecker(ws))
+            query = f"threads={t}&size={min(s, 256 * 1024)}&kind={k}&fragments={f}&close=server"
+            assert ws.handshake(f"/scanned/race?{query}").status == 101
+            checkers.append(StreamChecker(ws, query))
             checkers[-1].start()
         time.sleep(0.5)
         if kind == "apache":

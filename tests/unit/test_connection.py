@@ -206,3 +206,45 @@ def test_a_close_that_may_not_be_sent_leaves_the_stream_open():
         stream.close_connection(1005)
     stream.send_message("still open")
     assert stream.state is State.OPEN and not request.server_terminated
+
+
+def test_the_handler_thread_ends_only_after_another_threads_close_is_written():
+    """The dispatcher returns (and the adapter ends the connection) only once no frame is mid-write."""
+    from mod_pywebsocket.dispatch import Dispatcher
+
+    request = make_request()
+    written = threading.Event()
+    release = threading.Event()
+
+    class SlowClose(SlowConnection):
+        def write(self, data: bytes) -> None:
+            if data[:1] == b"\x88":
+                release.wait(5)  # the close frame takes its time to go out
+            super().write(data)
+            written.set()
+
+    request.connection = SlowClose()
+    stream = Stream(request, StreamOptions())
+    request.ws_stream = stream
+
+    class Suite:
+        path = "suite"
+
+        @staticmethod
+        def transfer_data(req):
+            closer = threading.Thread(target=stream.close_connection, args=(1001,), kwargs={"wait_response": False})
+            closer.start()
+            while not req.server_terminated:  # the other thread's close has started
+                threading.Event().wait(0.001)
+
+    request._handler_suite = Suite
+    done = threading.Event()
+    dispatcher = Dispatcher.__new__(Dispatcher)  # no handler folder: the suite is already chosen
+    runner = threading.Thread(target=lambda: (dispatcher.transfer_data(request), done.set()))
+    runner.start()
+    threading.Event().wait(0.1)
+    assert not done.is_set(), "transfer_data returned while the close frame was still being written"
+    release.set()
+    runner.join(5)
+    assert done.is_set() and written.is_set()
+    assert frames_of(bytes(request.connection.written))[-1].opcode == common.OPCODE_CLOSE

@@ -246,7 +246,8 @@ class WebSocketServer:
         closed = registry.close_all()
         if closed:
             _log.info("closed %d WebSocket(s) with 1001", closed)
-        self._workers.wait_idle(grace)
+        if not self._workers.wait_idle(grace):
+            _log.info("stopping: connections still open after %gs are cut", grace)
         self._workers.stop_idle()
 
     def server_close(self) -> None:
