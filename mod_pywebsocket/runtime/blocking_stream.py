@@ -33,42 +33,13 @@ from ..core.deflate import PerMessageDeflate
 from ..core.errors import (
     BadOperationException,
     ConnectionTerminatedException,
-    InvalidFrameException,
     InvalidUTF8Exception,
-    MessageTooBigException,
     ProtocolError,
     UnsupportedFrameException,
     exception_for_close_code,
 )
-from ..core.frames import (
-    MAX_CONTROL_PAYLOAD,
-    Frame,
-    build_frame,
-    create_header,
-    create_length_header,
-    encode_close_body,
-)
+from ..core.frames import MAX_CONTROL_PAYLOAD
 from ..core.messages import Close, Control, Message
-
-__all__ = [
-    "BadOperationException",
-    "ConnectionTerminatedException",
-    "Frame",
-    "InvalidFrameException",
-    "InvalidUTF8Exception",
-    "MessageTooBigException",
-    "Stream",
-    "StreamOptions",
-    "UnsupportedFrameException",
-    "create_binary_frame",
-    "create_close_frame",
-    "create_closing_handshake_body",
-    "create_header",
-    "create_length_header",
-    "create_ping_frame",
-    "create_pong_frame",
-    "create_text_frame",
-]
 
 _log = logging.getLogger("mod_pywebsocket.stream")
 
@@ -395,35 +366,3 @@ def default_passive_closing_handshake(request) -> tuple[int | None, str]:
 
 def _sendable_code(code: int | None) -> int | None:
     return code if code is not None and is_sendable_close_code(code) else None
-
-
-# -- frame builders kept for handlers and test clients written for pywebsocket --
-
-
-def create_closing_handshake_body(code: int | None, reason: str | bytes) -> bytes:
-    return encode_close_body(code, reason or "")
-
-
-def create_text_frame(
-    message: str | bytes, opcode: int = constants.OPCODE_TEXT, fin: int = 1, mask: bool = False, frame_filters=()
-) -> bytes:
-    payload = message.encode("utf-8") if isinstance(message, str) else message
-    return build_frame(opcode, payload, fin=bool(fin), mask=mask)
-
-
-def create_binary_frame(
-    message: bytes, opcode: int = constants.OPCODE_BINARY, fin: int = 1, mask: bool = False, frame_filters=()
-) -> bytes:
-    return build_frame(opcode, bytes(message), fin=bool(fin), mask=mask)
-
-
-def create_ping_frame(body: bytes, mask: bool = False, frame_filters=()) -> bytes:
-    return build_frame(constants.OPCODE_PING, body, mask=mask)
-
-
-def create_pong_frame(body: bytes, mask: bool = False, frame_filters=()) -> bytes:
-    return build_frame(constants.OPCODE_PONG, body, mask=mask)
-
-
-def create_close_frame(body: bytes, mask: bool = False, frame_filters=()) -> bytes:
-    return build_frame(constants.OPCODE_CLOSE, body, mask=mask)

@@ -1,18 +1,9 @@
-"""``python -m mod_pywebsocket.standalone``: the handlers without Apache.
+"""The standalone server's command line: pywebsocket3's flags, logging, signals.
 
-The flags are pywebsocket3's (long and short forms, most with an underscore
-alias too), so scripts and harnesses written for it keep working, and so does
-its embedding API::
-
-    options, args = standalone._parse_args_and_config(["-p", "0", "-w", handlers])
-    server = standalone.WebSocketServer(options)
-    port = server._sockets[0][0].getsockname()[1]
-    threading.Thread(target=server.serve_forever).start()
-    ...
-    server.shutdown()
-    server.server_close()
-
-SIGTERM or SIGINT closes every open WebSocket with 1001 and exits 0.
+The flags keep pywebsocket3's long and short forms (most with an underscore alias
+too), so scripts and harnesses written for it keep working; ``standalone`` (the
+module) gives them, and the embedding API, under pywebsocket's name. SIGTERM or
+SIGINT closes every open WebSocket with 1001 and exits 0.
 """
 
 from __future__ import annotations
