@@ -24,7 +24,7 @@ NO_DEFLATE_CASES := $(foreach s,1 2 3 4 5 6 7 9 10,--case '$(s).*')
 COMPOSE := $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; \
              elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; fi)
 
-.PHONY: help base-image image manifest lock dist up down test lint unit integration browser chromium conformance fuzz soak bench clean
+.PHONY: help base-image image manifest lock dist up down test lint unit integration browser chromium conformance client-conformance fuzz soak bench clean
 
 help: ## list the targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## / { printf "  make %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -65,10 +65,11 @@ $(VENV)/.installed: tests/requirements.txt pyproject.toml setup.py mod_pywebsock
 	$(PY) -m pip install -q -e .
 	touch $@
 
-lint: $(VENV)/.installed ## ruff check and format check; the pure core type-checked strictly (mypy)
+lint: $(VENV)/.installed ## ruff check and format check; the pure parts type-checked strictly (mypy)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check mod_pywebsocket handlers tests bench
 	$(VENV)/bin/mypy --strict mod_pywebsocket/core
+	$(VENV)/bin/mypy --strict $(addprefix mod_pywebsocket/client_conformance/,case.py verdicts.py recording.py cases)
 
 unit: $(VENV)/.installed ## unit tests of the protocol core (no sockets, no Docker)
 	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
@@ -89,6 +90,9 @@ conformance: $(VENV)/.installed image ## the whole Autobahn TestSuite (kosoku) a
 	MPWS_IMAGE=$(IMAGE) $(PY) -m tests.conformance --server apache --tls $(NO_DEFLATE_CASES)
 	$(PY) -m tests.conformance --server standalone
 	$(PY) -m tests.conformance --server standalone --tls $(NO_DEFLATE_CASES)
+
+client-conformance: $(VENV)/.installed image chromium ## headless Chromium through the 517 client cases over ws and HTTP/2 (KOSOKU=1: also against kosoku's)
+	MPWS_IMAGE=$(IMAGE) $(PY) -m tests.client_conformance.chromium $(if $(KOSOKU),--kosoku) $(if $(CASES),--cases '$(CASES)')
 
 fuzz: $(VENV)/.installed ## atheris on the frame, handshake and extension parsers, FUZZ_SECONDS each (crashes: reports/fuzz/)
 	@mkdir -p reports/fuzz; for t in $(FUZZ_TARGETS); do echo "fuzzing $$t for $(FUZZ_SECONDS)s"; \

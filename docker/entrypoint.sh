@@ -32,6 +32,18 @@ mkdir -p "$WS_RUN_DIR"
 chmod 755 "$WS_RUN_DIR"
 rm -f "$WS_RUN_DIR"/httpd.pid "$WS_RUN_DIR"/stopping
 
+# -- the client-conformance suite's reports: a folder the workers (www-data) can write --
+defines=()
+if [ "$WS_ROLE" = appliance ] && [ "$WS_CLIENT_CONFORMANCE" = on ]; then
+    defines+=(-D CLIENT_CONFORMANCE)
+    mkdir -p "$WS_REPORTS_DIR" 2>/dev/null || true
+    if ! runuser -u www-data -- test -w "$WS_REPORTS_DIR" 2>/dev/null; then
+        chown www-data:www-data "$WS_REPORTS_DIR" 2>/dev/null \
+            && log "made $WS_REPORTS_DIR writable for the server (owner www-data)" \
+            || log "warning: $WS_REPORTS_DIR is not writable: client-conformance reports will not be saved"
+    fi
+fi
+
 # -- the balancer's replicas ------------------------------------------------------
 if [ "$WS_ROLE" = balancer ]; then
     python3 -m mod_pywebsocket.runtime.settings balancer-members "$WS_RUN_DIR/balancer-members.conf" || exit 2
@@ -84,7 +96,7 @@ trap '[ -n "$apache_pid" ] && kill -USR1 "$apache_pid" 2>/dev/null || true' HUP
 
 conf=/etc/mod_pywebsocket/httpd.conf
 [ "$WS_ROLE" = appliance ] || conf=/etc/mod_pywebsocket/balancer.conf
-if ! out=$(apache2 -t -f "$conf" 2>&1); then
+if ! out=$(apache2 -t -f "$conf" "${defines[@]}" 2>&1); then
     printf '%s\n' "$out" >&2
     die "Apache refused the configuration (see above)"
 fi
@@ -93,7 +105,7 @@ if [ "$WS_ROLE" = appliance ]; then
 else
     log "balancing ports 80 (ws, http) and 443 (wss, https) over ${members[*]}"
 fi
-apache2 -f "$conf" -DFOREGROUND &
+apache2 -f "$conf" "${defines[@]}" -DFOREGROUND &
 apache_pid=$!
 while kill -0 "$apache_pid" 2>/dev/null; do
     wait "$apache_pid" || true  # returns early when a trapped signal arrives

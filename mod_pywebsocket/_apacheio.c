@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <unistd.h>
 
 #include <apr_buckets.h>
 #include <apr_portable.h>
@@ -46,6 +47,7 @@ typedef struct {
     int skip_eos;             /* HTTP/2: the first EOS ends the internal request's body, not the stream */
     int fd;                   /* the client socket, polled while no data is ready; -1: block in Apache */
     int timeout_ms;           /* Apache's Timeout: how long a read waits */
+    int read_timeout_ms;      /* set_read_timeout(): a shorter wait for reads; -1: none */
     pthread_mutex_t lock;     /* one thread at a time in the connection's filters */
     int lock_ready;
 } ConnIO;
@@ -93,6 +95,7 @@ static int connio_init(ConnIO *self, PyObject *args, PyObject *kwds) {
     self->timeout_ms = (int)(apr_time_as_msec(self->c->base_server->timeout));
     if (self->timeout_ms <= 0)
         self->timeout_ms = -1;
+    self->read_timeout_ms = -1;
     if (!skip_eos && self->c->master == NULL) {
         apr_socket_t *sock = ap_get_conn_socket(self->c);
         apr_os_sock_t fd;
@@ -142,7 +145,7 @@ static apr_status_t fetch(ConnIO *self, char *dest, Py_ssize_t n, Py_ssize_t *go
 static apr_status_t wait_readable(ConnIO *self) {
     struct pollfd p = {.fd = self->fd, .events = POLLIN};
     for (;;) {
-        int ready = poll(&p, 1, self->timeout_ms);
+        int ready = poll(&p, 1, self->read_timeout_ms >= 0 ? self->read_timeout_ms : self->timeout_ms);
         if (ready > 0)
             return APR_SUCCESS;
         if (ready == 0)
@@ -171,7 +174,27 @@ static PyObject *connio_read(ConnIO *self, PyObject *arg) {
     apr_status_t rv = APR_SUCCESS;
 
     Py_BEGIN_ALLOW_THREADS
-    if (self->fd < 0) {
+    if (self->fd < 0 && self->read_timeout_ms >= 0) {
+        /* An HTTP/2 stream has no socket to poll: try without blocking until the deadline. */
+        apr_time_t deadline = apr_time_now() + apr_time_from_msec(self->read_timeout_ms);
+        useconds_t pause = 500;
+        for (;;) {
+            rv = fetch(self, dest, n, &got, &eos, APR_NONBLOCK_READ);
+            if (got > 0 || eos || (rv != APR_SUCCESS && !APR_STATUS_IS_EAGAIN(rv)))
+                break;
+            if (self->closed) {
+                rv = APR_ECONNABORTED;
+                break;
+            }
+            if (apr_time_now() >= deadline) {
+                rv = APR_TIMEUP;
+                break;
+            }
+            usleep(pause);
+            if (pause < 8000)
+                pause *= 2;
+        }
+    } else if (self->fd < 0) {
         while (got == 0 && !eos && rv == APR_SUCCESS)
             rv = fetch(self, dest, n, &got, &eos, APR_BLOCK_READ);
     } else {
@@ -237,6 +260,19 @@ static PyObject *connio_write(ConnIO *self, PyObject *arg) {
     Py_RETURN_NONE;
 }
 
+/* set_read_timeout(seconds or None): reads that find nothing for that long raise TimeoutError. */
+static PyObject *connio_set_read_timeout(ConnIO *self, PyObject *arg) {
+    if (arg == Py_None) {
+        self->read_timeout_ms = -1;
+        Py_RETURN_NONE;
+    }
+    double seconds = PyFloat_AsDouble(arg);
+    if (seconds == -1.0 && PyErr_Occurred())
+        return NULL;
+    self->read_timeout_ms = seconds <= 0 ? 0 : (int)(seconds * 1000.0 + 0.5);
+    Py_RETURN_NONE;
+}
+
 /* close(): stop using the request's pool before Apache clears it. */
 static PyObject *connio_close(ConnIO *self, PyObject *unused) {
     self->closed = 1;
@@ -254,6 +290,8 @@ static void connio_dealloc(ConnIO *self) {
 static PyMethodDef connio_methods[] = {
     {"read", (PyCFunction)connio_read, METH_O, "read(n) -> up to n bytes, b'' at the end of the stream"},
     {"write", (PyCFunction)connio_write, METH_O, "write(data): send and flush"},
+    {"set_read_timeout", (PyCFunction)connio_set_read_timeout, METH_O,
+     "set_read_timeout(seconds or None): reads give up after that long with TimeoutError"},
     {"close", (PyCFunction)connio_close, METH_NOARGS, "release the request"},
     {NULL, NULL, 0, NULL},
 };

@@ -125,6 +125,7 @@ def start_appliance(
     certificate: Pki | None = None,
     host_network: bool = False,
     docker_options: dict | None = None,
+    reports_dir: Path | None = None,
 ) -> Appliance:
     """Run the image; with ``certificate`` its cert.pem/key.pem are mounted, else it makes its own.
 
@@ -134,6 +135,8 @@ def start_appliance(
     volumes = {str(handlers): {"bind": "/srv/handlers", "mode": "ro"}}
     if certificate is not None:
         volumes[str(certificate.server_dir)] = {"bind": "/etc/mod_pywebsocket/tls", "mode": "ro"}
+    if reports_dir is not None:  # the client-conformance reports, as compose mounts ./reports
+        volumes[str(reports_dir)] = {"bind": "/srv/reports", "mode": "rw"}
     env = dict(env or {})
     options: dict = {"ports": {"80/tcp": ("127.0.0.1", None), "443/tcp": ("127.0.0.1", None)}}
     if host_network:
@@ -272,6 +275,10 @@ def standalone_flags(handlers: Path, env: dict[str, str]) -> list[str]:
             flags += ["--reload" if value == "on" else "--no-reload"]
         elif name == "WS_ALLOWED_ORIGINS":
             flags += ["--allowed-origins", value]
+        elif name == "WS_CLIENT_CONFORMANCE":
+            flags += ["--client-conformance" if value == "on" else "--no-client-conformance"]
+        elif name == "WS_REPORTS_DIR":
+            flags += ["--reports-dir", value]
         elif name == "WS_THREADS":  # a thread per connection in both servers
             flags += ["--max-connections", value]
         else:
@@ -288,6 +295,8 @@ def start_standalone(
         cert, key = make_certificate(tmp_dir)
         cafile = str(cert)
     flags = standalone_flags(handlers, env or {})
+    if "WS_REPORTS_DIR" not in (env or {}):
+        flags += ["--reports-dir", str(tmp_dir / "reports")]
     logs = [tmp_dir / "standalone-ws.log", tmp_dir / "standalone-wss.log"]
     processes = []
     for extra, log in (

@@ -76,6 +76,7 @@ class ProtocolError(Exception):
         super().__init__(reason)
         self.code = code
         self.reason = reason
+        self.peer_close_code: int | None = None  # an invalid close code the peer sent
 
 
 def exception_for_close_code(code: int, reason: str) -> Exception:

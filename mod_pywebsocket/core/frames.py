@@ -140,7 +140,9 @@ def parse_close_body(payload: bytes) -> tuple[int, str | None]:
         raise ProtocolError(constants.STATUS_PROTOCOL_ERROR, "close frame with a 1-byte body")
     code = int.from_bytes(payload[:2], "big")
     if not is_valid_close_code(code):
-        raise ProtocolError(constants.STATUS_PROTOCOL_ERROR, f"invalid close code {code}")
+        error = ProtocolError(constants.STATUS_PROTOCOL_ERROR, f"invalid close code {code}")
+        error.peer_close_code = code  # what the peer sent, for harnesses that judge it
+        raise error
     try:
         reason = payload[2:].decode("utf-8")
     except UnicodeDecodeError:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from urllib.parse import unquote
 
 from ..core import constants
@@ -44,8 +45,13 @@ class Dispatcher:
         allow_handlers_outside_root_dir: bool = True,
         handler_encoding: str | None = None,
         reload: bool = HANDLER_RELOAD_DEFAULT,
+        builtin_suites: Mapping[str, HandlerSuite] | None = None,
     ) -> None:
+        """``builtin_suites``: resources the server serves itself (the client-conformance
+        suite), each used only where no handler file has the same resource."""
         self._logger = _log
+        self._builtins = dict(builtin_suites or {})
+        self._shadowed: set[str] = set()
         root = os.path.realpath(root_dir)
         self._source_warnings: list[str] = []
         self._aliases: dict[str, str] = {}
@@ -71,7 +77,11 @@ class Dispatcher:
         return list(self._source_warnings)
 
     def resources(self) -> list[str]:
+        """The handler files' resources and their aliases (not the built-in ones)."""
         return sorted(set(self._table.resources()) | set(self._aliases))
+
+    def builtin_resources(self) -> list[str]:
+        return sorted(self._builtins)
 
     def get_handler_suite(self, resource: str) -> HandlerSuite | None:
         """The suite serving ``resource`` (a path, possibly with a query), or None."""
@@ -80,7 +90,16 @@ class Dispatcher:
             raise DispatchException(f"fragment in resource {resource!r}", constants.HTTP_STATUS_BAD_REQUEST)
         # The table is the whitelist: a decoded path can only match a scanned file.
         path = unquote(path, errors="replace")
-        return self._table.lookup(self._aliases.get(path, path))
+        suite = self._table.lookup(self._aliases.get(path, path))
+        if not self._builtins:
+            return suite
+        builtin = self._builtins.get(path)
+        if suite is None:
+            return builtin
+        if builtin is not None and path not in self._shadowed:
+            self._shadowed.add(path)
+            _log.warning("%s: the handler %s serves this resource instead of the built-in one", path, suite.path)
+        return suite
 
     def _suite_for(self, request) -> HandlerSuite:
         """The suite a request started with: a reload never changes code under an open connection."""

@@ -138,6 +138,12 @@ SETTINGS: tuple[Setting, ...] = (
             env="WS_THREADS", flag="--max-connections"),
     Setting("allowed_origins", "", parse_text, "origins allowed to connect, comma- or space-separated (default: any)",
             env="WS_ALLOWED_ORIGINS", option="allowed_origins", flag="--allowed-origins"),
+    # -- the built-in client-conformance suite (/autobahn) --------------------------------
+    Setting("client_conformance", True, parse_bool, "serve the Autobahn client-conformance cases at /autobahn",
+            env="WS_CLIENT_CONFORMANCE", option="client_conformance", flag="--client-conformance"),
+    Setting("reports_dir", "/srv/reports", parse_text,
+            "where client-conformance reports are written (standalone: --reports-dir, default ./reports)",
+            env="WS_REPORTS_DIR", option="reports_dir"),
     Setting("log_level", "warn", parse_level, "debug, info, warn, error or crit",
             env="WS_LOG_LEVEL", option="log_level", flag="--log-level"),
     # -- the container only --------------------------------------------------------------
@@ -284,6 +290,9 @@ def shell_environment(values: Mapping[str, Any]) -> dict[str, str]:
     out["WS_TLS13_TICKETS"] = "2" if values["tls_session_tickets"] else "0"
     out["WS_LISTEN_HTTPS_PORT"] = values["listen_https"].rpartition(":")[2]
     out["WS_MAX_WORKERS"] = str(values["processes"] * values["max_connections"])
+    static = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "client_conformance", "static")
+    out["WS_CLIENT_CONFORMANCE_STATIC"] = static
+    out["WS_CLIENT_CONFORMANCE_PAGE"] = os.path.join(static, "client-conformance.html")
     # Longer than the replicas' own idle handling (see conf/balancer.conf).
     out["WS_PROXY_TIMEOUT"] = text(2 * values["timeout"] + 10)
     return out

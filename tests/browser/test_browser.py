@@ -88,3 +88,32 @@ def test_https_pages_use_websockets_over_http2_on_apache(server, new_page):
     assert [r["name"] for r in results if not r["pass"]] == []
     assert '"GET /browser-tests.html?only=' in server.logs()
     assert re.search(r'"GET /(echo|close)[^"]* HTTP/2\.0" 101 ', server.logs()), "no WebSocket over HTTP/2"
+
+
+# A few client-conformance cases of every section (the whole suite: `make client-conformance`).
+CONFORMANCE_CASES = "1.1.1,1.2.8,2.5,3.2,4.1.1,5.19,6.2.3,6.4.1,7.5.1,7.9.1,9.1.1,10.1.1,12.1.1,13.1.1"
+
+
+def test_client_conformance_page_judges_chromium(server, new_page, scheme):
+    """The suite's page runs cases in the browser that opens it and ends with the reports,
+    over HTTP/2 for https pages on Apache."""
+    page = new_page()
+    agent = f"chromium-{server.kind}-{scheme}"
+    url = server.url(scheme, f"/client-conformance.html?autostart=1&agent={agent}&cases={CONFORMANCE_CASES}")
+    goto(page, url, "window.conformance !== undefined")
+    page.wait_for_function("window.conformance.done === true", timeout=180_000)
+    state = page.evaluate("window.conformance")
+    assert state["error"] is None
+    wanted = CONFORMANCE_CASES.split(",")
+    assert sorted(state["results"]) == sorted(wanted)
+    verdicts = {i: r["behavior"] for i, r in state["results"].items()}
+    assert set(verdicts.values()) <= {"OK", "NON-STRICT", "FAILED", "INFORMATIONAL", "UNIMPLEMENTED"}
+    # What Chromium gets right on any transport (deflate included); its known gaps are elsewhere.
+    assert {i: verdicts[i] for i in ("1.1.1", "2.5", "5.19", "9.1.1", "12.1.1", "13.1.1")} == dict.fromkeys(
+        ("1.1.1", "2.5", "5.19", "9.1.1", "12.1.1", "13.1.1"), "OK"
+    )
+    index = page.evaluate("() => fetch('/autobahn/reports/index.json').then(r => r.json())")
+    transports = {case["transport"] for case in index[agent].values()}
+    assert transports == {"HTTP/2" if server.kind == "apache" and scheme == "https" else "HTTP/1.1"}
+    page.goto(server.url(scheme, "/autobahn/reports/"))
+    assert agent in page.content()

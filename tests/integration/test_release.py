@@ -93,6 +93,9 @@ def test_sdist_and_wheel_hold_what_they_should(dist):
     members = zipfile.ZipFile(wheel).namelist()
     assert "mod_pywebsocket/handshake/hybi.py" in members
     assert "mod_pywebsocket-pywebsocket3.pth" in members  # `import pywebsocket3` before any handler
+    # The client-conformance suite: its cases and the page the servers serve.
+    assert "mod_pywebsocket/client_conformance/cases/utf8_sequences.py" in members
+    assert "mod_pywebsocket/client_conformance/static/client-conformance.html" in members
     assert any(name.endswith("licenses/LICENSE") or name.endswith("/LICENSE") for name in members)
     assert not any(name.endswith(".c") for name in members)
 

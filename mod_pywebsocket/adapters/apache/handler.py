@@ -13,6 +13,9 @@ Options (``PythonOption``, at server, vhost or location level)::
                                                      they change, and find new ones
     mod_pywebsocket.allowed_origins                  origins allowed to connect, space- or comma-separated
                                                      (default: any); others get 403
+    mod_pywebsocket.client_conformance               On|Off (default On): the Autobahn client-conformance
+                                                     cases at /autobahn (client_conformance)
+    mod_pywebsocket.reports_dir                      where their reports go (default /srv/reports)
 
 Each one's default, parser and check is in ``settings`` (also used by the standalone
 server's flags and the container's environment); On/Off also take yes/no, true/false
@@ -38,6 +41,7 @@ import time
 
 from mod_python import apache  # type: ignore[import-not-found]
 
+from ...client_conformance.service import ClientConformance
 from ...core.handshake import is_websocket_upgrade, parse_allowed_origins
 from ...runtime import flow, registry, settings
 from ...runtime.blocking_stream import StreamOptions
@@ -124,6 +128,9 @@ class ApacheConnection:
         if self._native is not None:
             self.read = self._native.read
             self.write = self._write_native
+            # Short, timed reads (the client-conformance cases); mod_python's own reads
+            # cannot be timed, so without the accelerator connections lack this.
+            self.set_read_timeout = self._native.set_read_timeout
 
     def read(self, length: int) -> bytes:
         start = time.monotonic()
@@ -192,11 +199,13 @@ def _configure(options) -> tuple[Dispatcher, StreamOptions]:
         )
         _log.setLevel(parse_log_level(values["log_level"]))
         root = values["handler_root"]
+        builtins = ClientConformance(values["reports_dir"]).suites() if values["client_conformance"] else None
         dispatcher = Dispatcher(
             root,
             values["handler_scan"] or None,
             values["allow_handlers_outside_root_dir"],
             reload=values["handler_reload"],
+            builtin_suites=builtins,
         )
         stream_options = StreamOptions(
             max_message_size=values["max_message_size"],

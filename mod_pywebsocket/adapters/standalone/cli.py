@@ -20,7 +20,7 @@ import threading
 from ... import __version__
 from ...runtime import settings
 from ...runtime.log_levels import parse_log_level
-from .server import WebSocketServer
+from .server import STANDALONE_REPORTS_DIR, WebSocketServer
 
 __all__ = ["WebSocketServer", "_parse_args_and_config", "main"]
 
@@ -46,6 +46,13 @@ def _build_parser() -> argparse.ArgumentParser:
             default=entry.default,
             help=f"{entry.help} (default {entry.default or 'none'})",
         )
+
+    def toggle(name: str, dest: str | None = None) -> None:
+        """An on/off setting as ``--flag`` / ``--no-flag``."""
+        entry = settings.BY_NAME[name]
+        default = "on" if entry.default else "off"
+        add(entry.flag, dest=dest or name, action=argparse.BooleanOptionalAction, default=entry.default,
+            help=f"{entry.help} (default {default})")  # fmt: skip
 
     add("--config", dest="config_file", metavar="FILE", help="INI file with a [pywebsocket] section of these options")
     add("--version", action="version", version=f"mod_pywebsocket {__version__}")
@@ -121,12 +128,13 @@ def _build_parser() -> argparse.ArgumentParser:
     add("--handler-encoding", "--handler_encoding", dest="handler_encoding", help="encoding of handler files")
     setting("max_message_size", "--max_message_size")
     setting("max_connections", "--max_connections")
+    toggle("handler_reload", "reload")
+    toggle("client_conformance")
     add(
-        "--reload",
-        dest="reload",
-        action=argparse.BooleanOptionalAction,
-        default=settings.default("handler_reload"),
-        help=f"{settings.BY_NAME['handler_reload'].help} (default on)",
+        "--reports-dir",
+        dest="reports_dir",
+        default=STANDALONE_REPORTS_DIR,
+        help=f"where client-conformance reports are written (default ./{STANDALONE_REPORTS_DIR})",
     )
     setting("header_timeout")
     setting("allowed_origins")

@@ -13,6 +13,7 @@ import hmac
 import logging
 import mimetypes
 import os
+import select
 import selectors
 import socket
 import ssl
@@ -21,6 +22,8 @@ import threading
 import time
 from urllib.parse import unquote, urlsplit
 
+from ...client_conformance.service import BASE as CONFORMANCE_BASE
+from ...client_conformance.service import ClientConformance
 from ...core.handshake import is_websocket_upgrade, parse_allowed_origins
 from ...runtime import flow, registry, settings
 from ...runtime.blocking_stream import StreamOptions
@@ -71,6 +74,14 @@ def _lingering_close(sock: socket.socket) -> None:
         sock.close()
 
 
+# The built-in client-conformance suite's reports and page (see client_conformance).
+REPORTS_PATH = CONFORMANCE_BASE + "/reports"
+CONFORMANCE_PAGE_PATH = "/client-conformance.html"
+CONFORMANCE_PAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "client_conformance", "static",
+                                "client-conformance.html")  # fmt: skip
+STANDALONE_REPORTS_DIR = "reports"  # relative to the working directory
+
+
 class SocketConnection:
     """``request.connection`` for the standalone server: a socket plus bytes read past the head."""
 
@@ -81,11 +92,23 @@ class SocketConnection:
         self._leftover = leftover
         self.remote_addr = remote_addr
         self.local_addr = local_addr
+        self._read_timeout: float | None = None
+
+    def set_read_timeout(self, seconds: float | None) -> None:
+        """From now on a read that finds nothing within ``seconds`` raises TimeoutError
+        (None: the connection's own idle timeout again). For the client-conformance
+        cases, which wait for a client for a second or two at a time."""
+        self._read_timeout = seconds
 
     def read(self, length: int) -> bytes:
         if self._leftover:
             data, self._leftover = self._leftover[:length], self._leftover[length:]
             return data
+        if self._read_timeout is not None and not _has_pending(self._sock):
+            poller = select.poll()
+            poller.register(self._sock, select.POLLIN)
+            if not poller.poll(max(self._read_timeout, 0.0) * 1000):
+                raise TimeoutError("no data within the timeout")
         try:
             return self._sock.recv(length)  # TimeoutError on an idle timeout; retrying is safe
         except BlockingIOError:  # SO_RCVTIMEO expired (see set_io_timeout)
@@ -98,6 +121,11 @@ class SocketConnection:
             self._sock.sendall(data)
         except BlockingIOError:  # SO_SNDTIMEO expired: the peer stopped reading
             raise TimeoutError("the peer has not read for the whole timeout") from None
+
+
+def _has_pending(sock: socket.socket) -> bool:
+    """Whether TLS has decrypted bytes buffered (poll() on the socket would not see them)."""
+    return isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
 
 
 def set_io_timeout(sock: socket.socket, seconds: float) -> None:
@@ -128,12 +156,18 @@ class WebSocketServer:
     def __init__(self, options) -> None:
         self._options = options
         opt = lambda name, default=None: getattr(options, name, default)  # noqa: E731
+        self._reports_dir: str | None = None
+        builtins = None
+        if opt("client_conformance", settings.default("client_conformance")):
+            self._reports_dir = os.path.realpath(opt("reports_dir", None) or STANDALONE_REPORTS_DIR)
+            builtins = ClientConformance(self._reports_dir).suites()
         self._dispatcher = Dispatcher(
             opt("websock_handlers", "."),
             opt("scan_dir"),
             opt("allow_handlers_outside_root_dir", False),
             opt("handler_encoding"),
             reload=opt("reload", settings.default("handler_reload")),
+            builtin_suites=builtins,
         )
         for warning in self._dispatcher.source_warnings():
             _log.warning("%s", warning)
@@ -363,7 +397,8 @@ class WebSocketServer:
         return 200
 
     def _resolve(self, target: str) -> str | None:
-        """The file a request target names inside the document root, or None."""
+        """The file a request target names: in the reports folder under ``/autobahn/reports/``,
+        else in the document root (where the client-conformance page is added), or None."""
         path = urlsplit(target).path if not target.startswith("/") else target.split("?", 1)[0]
         try:
             path = unquote(path, errors="strict")
@@ -373,12 +408,22 @@ class WebSocketServer:
             return None
         if any(part == ".." for part in path.split("/")):
             return None
-        full = os.path.realpath(os.path.join(self._document_root, path.lstrip("/")))
-        if full != self._document_root and not full.startswith(self._document_root + os.sep):
-            return None
-        if os.path.isdir(full):
-            full = os.path.join(full, "index.html")
-        return full if os.path.isfile(full) else None
+        if self._reports_dir is not None and (path + "/").startswith(REPORTS_PATH + "/"):
+            return _file_under(self._reports_dir, path[len(REPORTS_PATH) :])
+        found = _file_under(self._document_root, path)
+        if found is None and self._reports_dir is not None and path == CONFORMANCE_PAGE_PATH:
+            return CONFORMANCE_PAGE
+        return found
 
     def _log_access(self, addr, request_line: str, status: int, started: float) -> None:
         _access.info('%s "%s" %d %.1fms', addr[0], request_line, status, (time.monotonic() - started) * 1000)
+
+
+def _file_under(root: str, path: str) -> str | None:
+    """The file ``path`` (checked: absolute, no ``..``) names under ``root``, or None."""
+    full = os.path.realpath(os.path.join(root, path.lstrip("/")))
+    if full != root and not full.startswith(root + os.sep):
+        return None
+    if os.path.isdir(full):
+        full = os.path.join(full, "index.html")
+    return full if os.path.isfile(full) else None

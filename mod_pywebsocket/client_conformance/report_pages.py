@@ -1,0 +1,312 @@
+"""The HTML face of the client-conformance reports: an overview table and one page per case run.
+
+``write_html(reports_dir)`` reads the JSON the server wrote there (``index.json``, in
+the Autobahn TestSuite's report format, and the per-case files it names) and writes
+``index.html`` next to them: one row per case, grouped by section, one column per
+agent, each cell the verdict in its colour with a link to the case's own page
+(``<case file>.html``). The pages are self-contained (inline CSS, no scripts, nothing
+fetched). Everything shown comes from clients (agent names, payloads, close reasons),
+so all of it is escaped; case files are only read by plain names, never by paths.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from html import escape
+from typing import Any
+from urllib.parse import quote
+
+#: Verdict label -> CSS class (colour).
+VERDICT_CLASSES = {
+    "OK": "ok",
+    "NON-STRICT": "nonstrict",
+    "FAILED": "failed",
+    "FAILED BY CLIENT": "failed",
+    "WRONG CODE": "wrong",
+    "UNCLEAN": "wrong",
+    "INFORMATIONAL": "info",
+    "UNIMPLEMENTED": "unimpl",
+}
+BEHAVIORS = ("OK", "NON-STRICT", "FAILED", "INFORMATIONAL", "UNIMPLEMENTED")
+SECTION_TITLES = {
+    "1": "Framing",
+    "2": "Pings and pongs",
+    "3": "Reserved bits",
+    "4": "Opcodes",
+    "5": "Fragmentation",
+    "6": "UTF-8 handling",
+    "7": "Close handling",
+    "9": "Limits and performance",
+    "10": "Miscellaneous",
+    "12": "permessage-deflate: payloads",
+    "13": "permessage-deflate: parameters",
+}
+MAX_SHOWN = 4000  # characters of one payload or wire-log line shown on a page
+
+CSS = """
+body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
+table { border-collapse: collapse; }
+th, td { border: 1px solid #ccc; padding: 3px 6px; text-align: left; vertical-align: top; }
+th.section { background: #444; color: #fff; }
+th.subsection { background: #e4e4e4; }
+pre { background: #f6f6f6; padding: 6px; white-space: pre-wrap; word-break: break-all; margin: 0; }
+a { color: inherit; }
+.ok { background: #2e9e44; color: #fff; }
+.nonstrict { background: #a6dc8a; }
+.failed { background: #d62f2f; color: #fff; }
+.wrong { background: #f0a030; }
+.info { background: #4a7fd4; color: #fff; }
+.unimpl { background: #9a9a9a; color: #fff; }
+.missing { background: #fff; color: #999; }
+.close { font-size: 75%; padding: 0 3px; margin-left: 4px; border-radius: 3px; }
+.ms { font-size: 80%; opacity: 0.85; margin-left: 4px; }
+.badge { display: inline-block; padding: 0 4px; margin: 1px; border-radius: 3px; }
+.TX { color: #05a; } .RX { color: #a50; }
+dl { display: grid; grid-template-columns: max-content auto; gap: 2px 12px; }
+dt { font-weight: bold; } dd { margin: 0; }
+"""
+
+
+def _e(value: Any) -> str:
+    """HTML-escaped text of any value (None as empty)."""
+    return "" if value is None else escape(str(value), quote=True)
+
+
+def _yes(value: Any) -> str:
+    return "?" if value is None else ("yes" if value else "no")
+
+
+def _side(server: Any) -> str:
+    """Which end a ``closedByMe``/``droppedByMe`` flag names."""
+    return "?" if server is None else ("server" if server else "client")
+
+
+def _cls(verdict: Any) -> str:
+    return VERDICT_CLASSES.get(str(verdict), "missing")
+
+
+def _safe_name(name: Any) -> bool:
+    """Whether a report file name from index.json may be opened: a plain ``*.json`` name in the directory."""
+    return (
+        isinstance(name, str)
+        and name.endswith(".json")
+        and name not in (".json", "index.json")
+        and not any(bad in name for bad in ("/", "\\", "..", "\0", ":"))
+    )
+
+
+def _page_name(report_file: str) -> str:
+    return report_file[: -len(".json")] + ".html"
+
+
+def _id_key(case_id: str) -> tuple[tuple[int, str], ...]:
+    """Sort key putting ids in the suite's order (numerically, part by part)."""
+    return tuple((int(p), "") if p.isdigit() else (1 << 30, p) for p in str(case_id).split("."))
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{_e(title)}</title><style>{CSS}</style></head>\n<body>\n{body}\n</body></html>\n"
+    )
+
+
+def _write(path: str, text: str) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def _load_json(path: str) -> Any:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def _short(text: Any) -> str:
+    """A value as text, cut to MAX_SHOWN characters."""
+    s = text if isinstance(text, str) else json.dumps(text, ensure_ascii=False)
+    return s if len(s) <= MAX_SHOWN else f"{s[:MAX_SHOWN]}… ({len(s) - MAX_SHOWN} more characters)"
+
+
+# -- the per-case pages ----------------------------------------------------------------
+
+
+def _fields(pairs: Iterable[tuple[str, Any]]) -> str:
+    rows = "".join(f"<dt>{_e(k)}</dt><dd>{v}</dd>" for k, v in pairs)
+    return f"<dl>{rows}</dl>"
+
+
+def _verdict_html(verdict: Any, reason: Any) -> str:
+    return f'<span class="badge {_cls(verdict)}">{_e(verdict)}</span> {_e(reason)}'
+
+
+def _observations(items: Any) -> str:
+    if not isinstance(items, list) or not items:
+        return "<pre>(nothing)</pre>"
+    return "<pre>" + "\n".join(_e(_short(item)) for item in items) + "</pre>"
+
+
+def _expected_html(expected: Any) -> str:
+    if not isinstance(expected, dict) or not expected:
+        return "<p>(none)</p>"
+    parts = [f"<h3>{_e(label)}</h3>{_observations(items)}" for label, items in expected.items()]
+    return "".join(parts)
+
+
+def _wirelog_html(report: dict[str, Any]) -> str:
+    lines = report.get("wirelog")
+    if not isinstance(lines, list) or not lines:
+        return "<p>(empty)</p>"
+    rows = []
+    for line in lines:
+        ms, direction, text = (line + [None] * 3)[:3] if isinstance(line, list) else (None, None, line)
+        css = direction if direction in ("TX", "RX") else ""
+        rows.append(
+            f'<tr><td>{_e(ms)}</td><td class="{css}">{_e(direction)}</td><td><pre>{_e(_short(text))}</pre></td></tr>'
+        )
+    note = "<p><em>The wire log was cut short.</em></p>" if report.get("wirelogTruncated") else ""
+    return f"<table><tr><th>ms</th><th>dir</th><th>data</th></tr>{''.join(rows)}</table>{note}"
+
+
+def _case_page(report: dict[str, Any]) -> str:
+    g = report.get
+    expected_close = g("expectedClose") if isinstance(g("expectedClose"), dict) else {}
+    summary = _fields(
+        [
+            ("Agent", _e(g("agent"))),
+            ("Case", f"{_e(g('id'))} (number {_e(g('case'))})"),
+            ("Description", _e(g("description"))),
+            ("Expectation", _e(g("expectation"))),
+            ("Behaviour", _verdict_html(g("behavior"), g("result"))),
+            ("Close behaviour", _verdict_html(g("behaviorClose"), g("resultClose"))),
+            ("Duration", f"{_e(g('duration'))} ms"),
+            ("Started", _e(g("started"))),
+            ("Transport", f"{_e(g('transport'))} ({_e(g('scheme'))})"),
+            ("Duration reported", _yes(g("reportTime"))),
+        ]
+    )
+    close = _fields(
+        [
+            ("Expected to close first", _side(expected_close.get("closedByMe"))),
+            ("Expected close codes", _e(", ".join(map(str, expected_close.get("closeCode") or [])))),
+            ("Clean close required", _yes(expected_close.get("requireClean"))),
+            ("Closed first by", _side(g("closedByMe"))),
+            ("TCP dropped by", _side(g("droppedByMe"))),
+            ("Clean", _yes(g("wasClean"))),
+            ("Client's close code", _e(g("remoteCloseCode"))),
+            ("Client's close reason", _e(g("remoteCloseReason"))),
+            ("Server's close code", _e(g("localCloseCode"))),
+            ("Server's close reason", _e(g("localCloseReason"))),
+        ]
+    )
+    log = g("log") if isinstance(g("log"), list) else []
+    log_text = "\n".join(_e(_short(line)) for line in log) or "(empty)"
+    body = f"""<p><a href="index.html">&larr; all cases</a></p>
+<h1>Case {_e(g("id"))} &mdash; {_e(g("agent"))}</h1>
+{summary}
+<h2>Opening handshake</h2>
+<h3>Request</h3><pre>{_e(g("httpRequest"))}</pre>
+<h3>Response</h3><pre>{_e(g("httpResponse"))}</pre>
+<h2>Expected</h2>{_expected_html(g("expected"))}
+<h2>Received</h2>{_observations(g("received"))}
+<h2>Closing</h2>{close}
+<h2>Script log</h2><pre>{log_text}</pre>
+<h2>Wire log</h2>{_wirelog_html(report)}"""
+    return _page(f"Case {g('id')} - {g('agent')}", body)
+
+
+# -- the overview ----------------------------------------------------------------------
+
+
+def _transports(reports: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Agent -> the transports (and schemes) its case files say it ran over."""
+    seen: dict[str, set[str]] = {}
+    for (agent, _case_id), report in reports.items():
+        label = " ".join(str(report.get(k)) for k in ("transport", "scheme") if report.get(k))
+        if label:
+            seen.setdefault(agent, set()).add(label)
+    return {agent: ", ".join(sorted(labels)) for agent, labels in seen.items()}
+
+
+def _summary_row(index: dict[str, dict[str, Any]], agents: list[str]) -> str:
+    cells = []
+    for agent in agents:
+        counts: dict[str, int] = {}
+        for entry in index[agent].values():
+            verdict = str(entry.get("behavior")) if isinstance(entry, dict) else "?"
+            counts[verdict] = counts.get(verdict, 0) + 1
+        order = [v for v in BEHAVIORS if v in counts] + sorted(v for v in counts if v not in BEHAVIORS)
+        badges = "".join(f'<span class="badge {_cls(v)}">{_e(v)}&nbsp;{counts[v]}</span> ' for v in order)
+        cells.append(f"<td>{badges}</td>")
+    return f"<tr><th>Summary</th>{''.join(cells)}</tr>"
+
+
+def _cell(entry: Any, linked: bool) -> str:
+    if not isinstance(entry, dict):
+        return '<td class="missing">&ndash;</td>'
+    behavior, close = entry.get("behavior"), entry.get("behaviorClose")
+    text = _e(behavior)
+    if linked:
+        text = f'<a href="{_e(quote(_page_name(entry["reportfile"])))}">{text}</a>'
+    if close not in (None, "OK"):
+        text += f'<span class="close {_cls(close)}">{_e(close)}</span>'
+    if entry.get("duration") is not None:
+        text += f'<span class="ms">{_e(entry.get("duration"))}&nbsp;ms</span>'
+    return f'<td class="{_cls(behavior)}">{text}</td>'
+
+
+def _table(index: dict[str, dict[str, Any]], linked: set[tuple[str, str]], transports: dict[str, str]) -> str:
+    agents = sorted(index)
+    case_ids = sorted({cid for cases in index.values() for cid in cases}, key=_id_key)
+    head = "".join(f"<th>{_e(a)}<br><small>{_e(transports.get(a, ''))}</small></th>" for a in agents)
+    rows = [f"<tr><th>Case</th>{head}</tr>", _summary_row(index, agents)]
+    span = len(agents) + 1
+    section = subsection = None
+    for cid in case_ids:
+        parts = str(cid).split(".")
+        if parts[0] != section:
+            section = parts[0]
+            title = SECTION_TITLES.get(section, "")
+            rows.append(f'<tr><th class="section" colspan="{span}">{_e(section)} {_e(title)}</th></tr>')
+        if len(parts) > 2 and ".".join(parts[:2]) != subsection:
+            subsection = ".".join(parts[:2])
+            rows.append(f'<tr><th class="subsection" colspan="{span}">{_e(subsection)}</th></tr>')
+        cells = "".join(_cell(index[a].get(cid), (a, cid) in linked) for a in agents)
+        rows.append(f"<tr><th>{_e(cid)}</th>{cells}</tr>")
+    return "<table>\n" + "\n".join(rows) + "\n</table>"
+
+
+def _read_index(reports_dir: str) -> dict[str, dict[str, Any]]:
+    index = _load_json(os.path.join(reports_dir, "index.json"))
+    if not isinstance(index, dict):
+        return {}
+    return {str(agent): cases for agent, cases in index.items() if isinstance(cases, dict)}
+
+
+def write_html(reports_dir: str) -> str:
+    """Write ``index.html`` and one page per case report in ``reports_dir``; return index.html's path."""
+    index = _read_index(reports_dir)
+    reports: dict[tuple[str, str], dict[str, Any]] = {}
+    for agent, cases in index.items():
+        for case_id, entry in cases.items():
+            name = entry.get("reportfile") if isinstance(entry, dict) else None
+            if not _safe_name(name):
+                continue
+            report = _load_json(os.path.join(reports_dir, name))
+            if isinstance(report, dict):
+                reports[(agent, case_id)] = report
+                _write(os.path.join(reports_dir, _page_name(name)), _case_page(report))
+    body = (
+        "<h1>WebSocket client conformance</h1>\n"
+        "<p>The Autobahn TestSuite's client cases, run by this server. Each cell links to the case's report.</p>\n"
+        + (_table(index, set(reports), _transports(reports)) if index else "<p>No results yet.</p>")
+    )
+    path = os.path.join(reports_dir, "index.html")
+    _write(path, _page("WebSocket client conformance", body))
+    return path

@@ -1,0 +1,240 @@
+"""The fuzzingserver URL API at ``/autobahn``, as built-in handler suites.
+
+Exactly the Autobahn TestSuite's contract, so its browser page and harnesses work
+unchanged (N is a 1-based case number in the suite's order):
+
+* ``<base>/getCaseCount``: one text message, the number of cases;
+* ``<base>/getCaseInfo?case=N``: one text message, JSON ``{"id", "description"}``;
+* ``<base>/runCase?case=N&agent=A`` (or ``casetuple=1.2.3``): the case itself;
+* ``<base>/getCaseStatus?case=N&agent=A``: JSON ``{"behavior"}`` of the last run;
+* ``<base>/updateReports?agent=A``: writes the reports, then closes.
+
+The dispatcher serves these only where no handler file of the user's has the same
+resource (theirs wins; it logs that once). A request it cannot serve (no such case,
+no agent) gets a close with 1008 and a reason saying what is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from urllib.parse import parse_qs
+
+from ..core import constants
+from ..core.deflate import PerMessageDeflate
+from ..runtime.handler_files import HandlerSuite
+from . import cases
+from .case import Case, DeflateOffer
+from .reports import MAX_AGENTS, ReportStore, case_report, now_iso
+from .session import LiveSession
+
+BASE = "/autobahn"
+_log = logging.getLogger("mod_pywebsocket.client_conformance")
+_AGENT = re.compile(r"[^\x00-\x1f\x7f]{1,100}")
+
+
+class _BadRequest(Exception):
+    pass
+
+
+def _query(request) -> dict[str, str]:
+    query = request.ws_resource.partition("?")[2]
+    return {k: v[0] for k, v in parse_qs(query, keep_blank_values=True).items()}
+
+
+def _case_from(query: dict[str, str]) -> tuple[int, Case]:
+    if "casetuple" in query:
+        case = cases.by_id(query["casetuple"].strip())
+        if case is None:
+            raise _BadRequest(f"no case {query['casetuple'][:20]!r}")
+        return cases.number_of(case.id), case
+    text = query.get("case", "")
+    case = cases.by_number(int(text)) if text.isdigit() else None
+    if case is None:
+        raise _BadRequest(f"no case {text[:20]!r}: cases are 1 to {len(cases.all_cases())}")
+    return int(text), case
+
+
+def _agent_from(query: dict[str, str]) -> str:
+    agent = query.get("agent", "").strip()
+    if not _AGENT.fullmatch(agent):
+        raise _BadRequest("say which client this is: agent=NAME (1 to 100 printable characters)")
+    return agent
+
+
+def _case_and_agent(request) -> tuple[int, Case, str]:
+    query = _query(request)
+    number, case = _case_from(query)
+    return number, case, _agent_from(query)
+
+
+def _refuse(request, error: _BadRequest) -> None:
+    _log.info("%s: %s", request.ws_resource, error)
+    request.ws_stream.close_connection(constants.STATUS_POLICY_VIOLATION, str(error)[:120])
+
+
+def _no_extensions(request) -> None:
+    """The URL API's helper endpoints, and cases that do not compress, decline every extension."""
+    for processor in request.ws_extension_processors or ():
+        processor.set_active(False)
+
+
+def _offer(processor) -> DeflateOffer:
+    params = dict(processor.request().get_parameters())
+    client_bits = params.get("client_max_window_bits", False)
+    server_bits = params.get("server_max_window_bits")
+    return DeflateOffer(
+        server_no_context_takeover="server_no_context_takeover" in params,
+        client_no_context_takeover="client_no_context_takeover" in params,
+        server_max_window_bits=int(server_bits) if server_bits and server_bits.isdigit() else None,
+        client_max_window_bits=True if client_bits is None else (int(client_bits) if client_bits else False),
+    )
+
+
+class ClientConformance:
+    """The suite's state in one server process: the reports and the latest verdicts."""
+
+    def __init__(self, reports_dir: str) -> None:
+        self.store = ReportStore(reports_dir)
+        self._warned_untimed = False
+
+    def suites(self) -> dict[str, HandlerSuite]:
+        """The built-in resources and their handlers, for ``Dispatcher(builtin_suites=...)``."""
+        path = "<built-in client-conformance suite>"
+
+        def suite(transfer, extra=_no_extensions) -> HandlerSuite:
+            return HandlerSuite(extra, transfer, None, path)
+
+        return {
+            f"{BASE}/getCaseCount": suite(self._case_count),
+            f"{BASE}/getCaseInfo": suite(self._case_info),
+            f"{BASE}/runCase": suite(self._run_case, self._negotiate),
+            f"{BASE}/getCaseStatus": suite(self._case_status),
+            f"{BASE}/updateReports": suite(self._update_reports),
+        }
+
+    # -- the endpoints --------------------------------------------------------
+
+    def _case_count(self, request) -> None:
+        request.ws_stream.send_message(str(len(cases.all_cases())))
+
+    def _case_info(self, request) -> None:
+        try:
+            _, case = _case_from(_query(request))
+        except _BadRequest as e:
+            return _refuse(request, e)
+        request.ws_stream.send_message(json.dumps({"id": case.id, "description": case.description}))
+
+    def _case_status(self, request) -> None:
+        try:
+            _, case, agent = _case_and_agent(request)
+        except _BadRequest as e:
+            return _refuse(request, e)
+        status = self.store.status(agent, case.id) or {"behavior": None, "behaviorClose": None}
+        request.ws_stream.send_message(json.dumps(status))
+
+    def _update_reports(self, request) -> None:
+        page = self.store.update()
+        if page is None:
+            request.ws_stream.close_connection(constants.STATUS_INTERNAL_ENDPOINT_ERROR, "reports not written")
+
+    def _negotiate(self, request) -> None:
+        """runCase's handshake: permessage-deflate as the case chooses among the client's offers."""
+        processors = [
+            p for p in request.ws_extension_processors or () if p.name() == constants.PERMESSAGE_DEFLATE_EXTENSION
+        ]
+        _no_extensions(request)
+        try:
+            _, case = _case_from(_query(request))
+        except _BadRequest:
+            return  # refused once the connection is open, with a reason the client can read
+        if case.deflate is None or not processors:
+            return
+        offers = [_offer(p) for p in processors]
+        accept = case.deflate(offers)
+        if accept is None:
+            return
+        processor = processors[offers.index(accept.offer)]
+        processor.set_active(True)
+        if accept.client_no_context_takeover:
+            processor.set_client_no_context_takeover(True)
+        if accept.client_max_window_bits is not None:
+            processor.set_client_max_window_bits(accept.client_max_window_bits)
+
+    def _run_case(self, request) -> None:
+        try:
+            number, case, agent = _case_and_agent(request)
+        except _BadRequest as e:
+            return _refuse(request, e)
+        if not self.store.admit(agent):
+            _log.warning(
+                "client conformance: %d agents already have reports in %s; refusing a new one (%r)",
+                MAX_AGENTS,
+                self.store.directory,
+                agent[:40],
+            )
+            return _refuse(request, _BadRequest(f"{MAX_AGENTS} agents have reports already: remove some"))
+        if not hasattr(request.connection, "set_read_timeout") and not self._warned_untimed:
+            self._warned_untimed = True
+            _log.warning("client conformance: this connection cannot time its reads; waits end only on traffic")
+        codec = None
+        for processor in request.ws_extension_processors or ():
+            if processor.is_active() and request.ws_extensions and processor.codec() is not None:
+                codec = _fast_codec(processor.codec())
+        started = now_iso()
+        session = LiveSession(case, request.connection, codec)
+        _log.info("case %s (%d) for %s starts", case.id, number, agent)
+        outcome = session.run()
+        request.server_terminated = True  # the session did the closing: the dispatcher adds nothing
+        report = case_report(
+            case,
+            number,
+            agent,
+            outcome,
+            {
+                "started": started,
+                "transport": "HTTP/2" if str(request.protocol).startswith("HTTP/2") else "HTTP/1.1",
+                "scheme": "wss" if request.is_https() else "ws",
+                "http_request": _request_text(request),
+                "http_response": _response_text(request),
+                "log": session.script_log,
+                "wirelog": session.wire_log,
+                "wirelog_dropped": session.wire_dropped,
+                "octets_sent": session.octets_sent,
+                "octets_received": session.octets_received,
+            },
+        )
+        self.store.save(report)
+        _log.info("case %s for %s: %s / %s", case.id, agent, outcome.behavior, outcome.behavior_close)
+
+
+def _fast_codec(negotiated: PerMessageDeflate) -> PerMessageDeflate:
+    """The negotiated parameters with zlib's fastest level: sections 12 and 13 send 1000
+    messages of up to 128 KiB, and level 6 spends up to 20 ms on one of them (measured
+    on the prose data set), longer than a browser takes to echo it. The ratio is not
+    judged; the parameters (context takeover, window) are what the cases test."""
+    return PerMessageDeflate(
+        server_no_context_takeover=negotiated.server_no_context_takeover,
+        client_no_context_takeover=negotiated.client_no_context_takeover,
+        server_max_window_bits=negotiated.server_max_window_bits,
+        compress_level=1,
+    )
+
+
+def _request_text(request) -> str:
+    lines = [f"{request.method} {request.unparsed_uri} {request.protocol}"]
+    try:
+        lines += [f"{k}: {v}" for k, v in request.headers_in.items()]
+    except Exception:  # an embedder's header table without items()
+        pass
+    return "\n".join(lines)
+
+
+def _response_text(request) -> str:
+    lines = ["101 Switching Protocols" if not str(request.protocol).startswith("HTTP/2") else ":status 200"]
+    if request.ws_extensions:
+        from ..core.headers import format_extensions
+
+        lines.append(f"Sec-WebSocket-Extensions: {format_extensions(request.ws_extensions)}")
+    return "\n".join(lines)
