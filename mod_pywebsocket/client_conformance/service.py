@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 from urllib.parse import parse_qs
 
 from ..core import constants
@@ -92,12 +93,27 @@ def _offer(processor) -> DeflateOffer:
     )
 
 
+#: Seconds getCaseStatus waits for a run of that case still being judged.
+STATUS_WAIT = 10.0
+
+
+def builtin_suites(enabled: bool, reports_dir: str) -> dict[str, HandlerSuite] | None:
+    """What both adapters pass as ``Dispatcher(builtin_suites=...)``: the suite's endpoints, or None when off."""
+    return ClientConformance(reports_dir).suites() if enabled else None
+
+
 class ClientConformance:
     """The suite's state in one server process: the reports and the latest verdicts."""
 
     def __init__(self, reports_dir: str) -> None:
         self.store = ReportStore(reports_dir)
         self._warned_untimed = False
+        # (agent, case id) -> set once the run's report is saved. The client sees the
+        # closing handshake before the server has judged it and saved the report, and
+        # asks getCaseStatus at once (over HTTP/2, 1 page load in 4 asked too early for
+        # one of 12 cases): the answer waits for the run in progress.
+        self._running: dict[tuple[str, str], threading.Event] = {}
+        self._running_lock = threading.Lock()
 
     def suites(self) -> dict[str, HandlerSuite]:
         """The built-in resources and their handlers, for ``Dispatcher(builtin_suites=...)``."""
@@ -131,6 +147,10 @@ class ClientConformance:
             _, case, agent = _case_and_agent(request)
         except _BadRequest as e:
             return _refuse(request, e)
+        with self._running_lock:
+            running = self._running.get((agent, case.id))
+        if running is not None:
+            running.wait(STATUS_WAIT)
         status = self.store.status(agent, case.id) or {"behavior": None, "behaviorClose": None}
         request.ws_stream.send_message(json.dumps(status))
 
@@ -182,6 +202,18 @@ class ClientConformance:
         for processor in request.ws_extension_processors or ():
             if processor.is_active() and request.ws_extensions and processor.codec() is not None:
                 codec = _fast_codec(processor.codec())
+        key, done = (agent, case.id), threading.Event()
+        with self._running_lock:
+            self._running[key] = done
+        try:
+            self._run_and_save(request, number, case, agent, codec)
+        finally:
+            done.set()
+            with self._running_lock:
+                if self._running.get(key) is done:
+                    del self._running[key]
+
+    def _run_and_save(self, request, number: int, case: Case, agent: str, codec) -> None:
         started = now_iso()
         session = LiveSession(case, request.connection, codec)
         _log.info("case %s (%d) for %s starts", case.id, number, agent)

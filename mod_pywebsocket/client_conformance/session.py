@@ -307,12 +307,8 @@ class LiveSession:
         self.outcome.remote_close_reason = event.reason
         if self._close_sent:
             self.outcome.was_clean = True
-        else:
-            code = event.code if event.code != constants.STATUS_NO_STATUS_RECEIVED else None
-            self._close_sent = True
-            self.outcome.local_close_code = code
-            self.send_frame(constants.OPCODE_CLOSE, b"" if code is None else code.to_bytes(2, "big"))
-            self.outcome.was_clean = True
+        else:  # the reply echoes the client's code (clean: both closes are on the wire)
+            self.send_close(self.outcome.remote_close_code)
         self._drop("the closing handshake is complete")
 
     def _client_broke_the_protocol(self, error: ProtocolError) -> None:

@@ -106,6 +106,8 @@ def _kosoku_with_chromium(browser, appliance, patterns: list[str] | None, timeou
         run_page(browser, url, timeout)
         server.wait(timeout=120)
         took = time.monotonic() - started
+        # Kept beside ours, so that the two suites' case durations can be compared.
+        shutil.copyfile(os.path.join(out, "index.json"), REPORTS / "kosoku-index.json")
         with open(os.path.join(out, "index.json"), encoding="utf-8") as f:
             return json.load(f)["chromium"], took
     finally:
@@ -119,6 +121,7 @@ def main() -> int:
     parser.add_argument("--cases", default="", help="comma-separated ids or globs (default: all 517)")
     parser.add_argument("--kosoku", action="store_true", help="also run Chromium through kosoku's fuzzingserver")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per run")
+    parser.add_argument("--transports", default="ws,h2", help="which of ws, h2 to run (default: both)")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -138,7 +141,10 @@ def main() -> int:
     try:
         with sync_playwright() as playwright:
             browser = launch(playwright, pki.spki_sha256)
+            chosen = set(args.transports.split(","))
             for name, scheme in (("chromium-ws (HTTP/1.1)", "http"), ("chromium-h2 (HTTP/2)", "https")):
+                if ("ws" if scheme == "http" else "h2") not in chosen:
+                    continue
                 agent = "chromium-ws" if scheme == "http" else "chromium-h2"
                 url = appliance.url(scheme, f"/client-conformance.html?autostart=1&agent={agent}{query}")
                 print(f"{name}: {url}", flush=True)
@@ -166,6 +172,9 @@ def main() -> int:
     print(table(runs))
     for name, took in timings.items():
         print(f"{name}: {took:.0f} s")
+    print("\nseconds spent in the cases, by section (the sum of the reports' durations):")
+    for name, results in runs.items():
+        print(f"  {name:24}" + " ".join(f"{k}:{v:.0f}" for k, v in section_seconds(results).items()))
     if args.kosoku:
         ours = runs["chromium-ws (HTTP/1.1)"]
         theirs = runs["kosoku, chromium (ws)"]
@@ -176,6 +185,13 @@ def main() -> int:
             print(f"  {case_id}: ours {a[0]}/{a[1]}, kosoku {b[0]}/{b[1]}")
     print(f"\nreports: {REPORTS}/index.html (and http://127.0.0.1:8080/autobahn/reports/ under docker compose up)")
     return 0
+
+
+def section_seconds(results: dict) -> dict[str, float]:
+    sums: dict[str, float] = collections.defaultdict(float)
+    for case_id, result in sorted(results.items(), key=lambda kv: [int(p) for p in kv[0].split(".")]):
+        sums[case_id.split(".")[0]] += result.get("duration", 0) / 1000
+    return dict(sums)
 
 
 def _progress(name: str):

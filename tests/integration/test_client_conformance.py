@@ -128,7 +128,7 @@ def test_one_slow_case_does_not_hold_up_other_clients(examples):
     assert quick_ones_done_first
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def kosoku_reference():
     """The websockets client's verdicts from kosoku's fuzzingserver, for sections 1-7 and 10."""
     patterns = ["1.*", "2.*", "3.*", "4.*", "5.*", "6.*", "7.*", "10.*", "9.1.1", "9.2.1", "12.1.1", "13.1.1"]
