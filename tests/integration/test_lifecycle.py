@@ -10,7 +10,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.sync.client import connect
 
-from ..servers import EXAMPLES, IMAGE, start_appliance, start_server
+from ..servers import EXAMPLES, IMAGE, TESTBED, start_appliance, start_server
 from .rawhttp import build_request, send_raw
 
 pytestmark = pytest.mark.integration
@@ -44,6 +44,44 @@ def test_sigterm_closes_websockets_with_1001_and_exits_cleanly(tmp_path, kind):
             assert [p.wait(20) for p in server.processes] == [0, 0]
             assert "SIGTERM: closing open WebSockets with 1001" in server.logs()
         assert time.monotonic() - started < 15
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("kind", ["apache", "standalone"])
+def test_stop_keeps_its_deadline_when_handlers_never_return(tmp_path, kind):
+    """SIGTERM with handlers that ignore it (they sleep forever): 1001 to every client, exit 0
+    within WS_STOP_TIMEOUT + 2 s; the appliance under `docker stop` with its default 10 s."""
+    env = {"WS_HANDLER_SCAN": "/srv/handlers/scanned"}
+    if kind == "apache":
+        stop_timeout = 4
+        env["WS_STOP_TIMEOUT"] = str(stop_timeout)
+    else:
+        stop_timeout = 5  # the standalone server's fixed grace (StandaloneServer.shutdown)
+    server = start_server(kind, TESTBED, tmp_path, env)
+    try:
+        clients = [
+            connect(server.url(scheme, "/scanned/fault?where=transfer&how=block"), ssl=server.client_ssl(scheme),
+                    compression=None, legacy=True)
+            for scheme in ("ws", "wss", "ws")
+        ]  # fmt: skip
+        started = time.monotonic()
+        if kind == "apache":
+            server.container.stop()  # docker stop: SIGTERM, SIGKILL after 10 s
+            code = server.container.wait(timeout=5)["StatusCode"]
+        else:
+            for process in server.processes:
+                process.send_signal(signal.SIGTERM)
+            code = max(p.wait(stop_timeout + 5) for p in server.processes)
+        took = time.monotonic() - started
+        for ws in clients:
+            with pytest.raises(ConnectionClosed) as info:
+                ws.recv(timeout=1)
+            assert info.value.rcvd is not None and info.value.rcvd.code == 1001
+        assert code == 0, server.logs()[-2000:]
+        assert took < stop_timeout + 2, f"stopped after {took:.1f} s"
+        if kind == "apache":
+            assert "stop deadline (4s) reached" in server.logs()
     finally:
         server.stop()
 
