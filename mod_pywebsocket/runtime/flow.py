@@ -21,6 +21,7 @@ from ..core import constants
 from ..core.errors import AbortedByUserException, HandshakeException, VersionException
 from . import registry
 from .blocking_stream import StreamOptions
+from .capacity import RETRY_AFTER, Capacity
 from .dispatcher import DispatchException
 from .handshaker import do_handshake
 
@@ -42,12 +43,20 @@ class Outcome(enum.Enum):
 
 NOT_OURS, ABORTED, SERVED = Outcome.NOT_OURS, Outcome.ABORTED, Outcome.SERVED
 
+#: An upgrade past the process's WebSocket limit (see capacity).
+AT_CAPACITY = Refusal(
+    503, "every WebSocket slot of this server is taken; retry later", [("Retry-After", str(RETRY_AFTER))]
+)
 
-def handle_upgrade(request, dispatcher, options: StreamOptions, on_accept=None) -> Outcome | Refusal:
+
+def handle_upgrade(
+    request, dispatcher, options: StreamOptions, on_accept=None, capacity: Capacity | None = None
+) -> Outcome | Refusal:
     """The flow of a WebSocket upgrade request, from handler lookup to close (see the module).
 
     ``on_accept()`` runs once the 101 is sent, before the handler (the standalone
-    server sets its socket timeouts there).
+    server sets its socket timeouts there). With ``capacity``, the connection holds
+    one of its slots from the handshake to the end, and gets 503 when none is free.
     """
     try:
         suite = dispatcher.get_handler_suite(request.ws_resource)
@@ -55,6 +64,17 @@ def handle_upgrade(request, dispatcher, options: StreamOptions, on_accept=None) 
         return Refusal(e.status, str(e))
     if suite is None:
         return NOT_OURS
+    if capacity is None:
+        return _upgrade(request, dispatcher, options, on_accept, suite)
+    if not capacity.claim():
+        return AT_CAPACITY
+    try:
+        return _upgrade(request, dispatcher, options, on_accept, suite)
+    finally:
+        capacity.release()
+
+
+def _upgrade(request, dispatcher, options: StreamOptions, on_accept, suite) -> Outcome | Refusal:
     request._handler_suite = suite  # the one lookup: the handshake and the handler use this suite
     try:
         refusal = accept(request, dispatcher, options)

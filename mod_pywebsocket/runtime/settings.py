@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .capacity import SPARE_THREADS
 from .log_levels import parse_log_level
 
 MiB = 1024 * 1024
@@ -134,8 +135,9 @@ SETTINGS: tuple[Setting, ...] = (
             env="WS_TIMEOUT", flag="--timeout", unit="seconds"),
     Setting("header_timeout", 20, parse_positive_number, "seconds for the TLS handshake and the whole request head",
             env="WS_HEADER_TIMEOUT", flag="--header-timeout", unit="seconds"),
-    Setting("max_connections", 1024, parse_positive_int, "connections served at once per process (a thread each)",
-            env="WS_THREADS", flag="--max-connections"),
+    Setting("max_connections", 1024, parse_positive_int,
+            "WebSockets served at once per process (a thread each); past it, upgrades get 503",
+            env="WS_THREADS", option="max_connections", flag="--max-connections"),
     Setting("allowed_origins", "", parse_text, "origins allowed to connect, comma- or space-separated (default: any)",
             env="WS_ALLOWED_ORIGINS", option="allowed_origins", flag="--allowed-origins"),
     # -- the built-in client-conformance suite (/autobahn) --------------------------------
@@ -289,7 +291,10 @@ def shell_environment(values: Mapping[str, Any]) -> dict[str, str]:
     # OpenSSL's NumTickets must be 0 too when tickets are off.
     out["WS_TLS13_TICKETS"] = "2" if values["tls_session_tickets"] else "0"
     out["WS_LISTEN_HTTPS_PORT"] = values["listen_https"].rpartition(":")[2]
-    out["WS_MAX_WORKERS"] = str(values["processes"] * values["max_connections"])
+    # A few threads beyond the WebSocket slots answer at capacity (503) and serve plain HTTP.
+    threads = values["max_connections"] + SPARE_THREADS
+    out["WS_WORKER_THREADS"] = str(threads)
+    out["WS_MAX_WORKERS"] = str(values["processes"] * threads)
     static = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "client_conformance", "static")
     out["WS_CLIENT_CONFORMANCE_STATIC"] = static
     out["WS_CLIENT_CONFORMANCE_PAGE"] = os.path.join(static, "client-conformance.html")

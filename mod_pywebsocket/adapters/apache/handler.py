@@ -41,10 +41,11 @@ import time
 
 from mod_python import apache  # type: ignore[import-not-found]
 
-from ...client_conformance.service import ClientConformance
+from ...client_conformance.service import builtin_suites
 from ...core.handshake import is_websocket_upgrade, parse_allowed_origins
 from ...runtime import flow, registry, settings
 from ...runtime.blocking_stream import StreamOptions
+from ...runtime.capacity import Capacity
 from ...runtime.dispatcher import Dispatcher
 from ...runtime.log_levels import parse_log_level
 from ...runtime.request import WebSocketRequest
@@ -180,11 +181,11 @@ class ApacheConnection:
 
 
 _OPTION_NAMES = tuple(s.option for s in settings.SETTINGS if s.option is not None) + ("shutdown_file",)
-_dispatchers: dict[tuple, tuple[Dispatcher, StreamOptions]] = {}
+_dispatchers: dict[tuple, tuple[Dispatcher, StreamOptions, Capacity]] = {}
 _dispatchers_lock = threading.Lock()
 
 
-def _configure(options) -> tuple[Dispatcher, StreamOptions]:
+def _configure(options) -> tuple[Dispatcher, StreamOptions, Capacity]:
     """One dispatcher per distinct option set, created on first use and then shared."""
     key = tuple(options.get(settings.OPTION_PREFIX + n) for n in _OPTION_NAMES)
     found = _dispatchers.get(key)
@@ -199,7 +200,7 @@ def _configure(options) -> tuple[Dispatcher, StreamOptions]:
         )
         _log.setLevel(parse_log_level(values["log_level"]))
         root = values["handler_root"]
-        builtins = ClientConformance(values["reports_dir"]).suites() if values["client_conformance"] else None
+        builtins = builtin_suites(values["client_conformance"], values["reports_dir"])
         dispatcher = Dispatcher(
             root,
             values["handler_scan"] or None,
@@ -213,12 +214,13 @@ def _configure(options) -> tuple[Dispatcher, StreamOptions]:
         )
         if values["shutdown_file"]:
             _watch_shutdown_file(values["shutdown_file"])
-        _dispatchers[key] = (dispatcher, stream_options)
+        capacity = Capacity(values["max_connections"], "WS_THREADS")
+        _dispatchers[key] = (dispatcher, stream_options, capacity)
         _log.info(
             "serving %d handler(s) from %s: %s", len(dispatcher.resources()), root, " ".join(dispatcher.resources())
         )
         _log.info("connection I/O: %s", "native (_apacheio)" if _NativeIO else "mod_python's conn.read/req.write")
-        return dispatcher, stream_options
+        return dispatcher, stream_options, capacity
 
 
 _watched: set[str] = set()
@@ -257,7 +259,7 @@ def headerparserhandler(req) -> int:
     """mod_python entry: serve a WebSocket upgrade, decline any other request."""
     upgrade = is_websocket_upgrade(req.headers_in)
     try:
-        dispatcher, stream_options = _configure(req.get_options())
+        dispatcher, stream_options, capacity = _configure(req.get_options())
     except Exception as e:
         _log.error("configuration error: %s", e)
         return apache.HTTP_INTERNAL_SERVER_ERROR if upgrade else apache.DECLINED
@@ -267,12 +269,14 @@ def headerparserhandler(req) -> int:
 
     connection = ApacheConnection(req)
     try:
-        return _serve(req, connection, dispatcher, stream_options)
+        return _serve(req, connection, dispatcher, stream_options, capacity)
     finally:
         connection.release()
 
 
-def _serve(req, connection: ApacheConnection, dispatcher: Dispatcher, stream_options: StreamOptions) -> int:
+def _serve(
+    req, connection: ApacheConnection, dispatcher: Dispatcher, stream_options: StreamOptions, capacity: Capacity
+) -> int:
     request = WebSocketRequest(
         method=req.method,
         unparsed_uri=req.unparsed_uri,
@@ -286,7 +290,7 @@ def _serve(req, connection: ApacheConnection, dispatcher: Dispatcher, stream_opt
     def accepted() -> None:
         req.status = 101  # for the access log
 
-    outcome = flow.handle_upgrade(request, dispatcher, stream_options, on_accept=accepted)
+    outcome = flow.handle_upgrade(request, dispatcher, stream_options, on_accept=accepted, capacity=capacity)
     if outcome is flow.NOT_OURS:
         return apache.DECLINED  # Apache answers: a static file, or 404
     if isinstance(outcome, flow.Refusal):

@@ -23,10 +23,11 @@ import time
 from urllib.parse import unquote, urlsplit
 
 from ...client_conformance.service import BASE as CONFORMANCE_BASE
-from ...client_conformance.service import ClientConformance
+from ...client_conformance.service import builtin_suites
 from ...core.handshake import is_websocket_upgrade, parse_allowed_origins
 from ...runtime import flow, registry, settings
 from ...runtime.blocking_stream import StreamOptions
+from ...runtime.capacity import SPARE_THREADS, Capacity
 from ...runtime.dispatcher import Dispatcher, DispatchException
 from ...runtime.request import WebSocketRequest
 from .http_head import HttpError, error_response, format_response, read_request_head
@@ -156,11 +157,10 @@ class WebSocketServer:
     def __init__(self, options) -> None:
         self._options = options
         opt = lambda name, default=None: getattr(options, name, default)  # noqa: E731
-        self._reports_dir: str | None = None
-        builtins = None
-        if opt("client_conformance", settings.default("client_conformance")):
-            self._reports_dir = os.path.realpath(opt("reports_dir", None) or STANDALONE_REPORTS_DIR)
-            builtins = ClientConformance(self._reports_dir).suites()
+        enabled = opt("client_conformance", settings.default("client_conformance"))
+        reports_dir = os.path.realpath(opt("reports_dir", None) or STANDALONE_REPORTS_DIR)
+        self._reports_dir = reports_dir if enabled else None
+        builtins = builtin_suites(enabled, reports_dir)
         self._dispatcher = Dispatcher(
             opt("websock_handlers", "."),
             opt("scan_dir"),
@@ -185,7 +185,10 @@ class WebSocketServer:
             b"Basic " + base64.b64encode(credential.encode("utf-8")) if opt("use_basic_auth", False) else None
         )
         self._tls = self._make_tls_context() if opt("use_tls", False) else None
-        self._slots = threading.BoundedSemaphore(int(opt("max_connections", settings.default("max_connections"))))
+        limit = int(opt("max_connections", settings.default("max_connections")))
+        # A thread per connection; the spare ones answer upgrades past the limit (503).
+        self._slots = threading.BoundedSemaphore(limit + SPARE_THREADS)
+        self._capacity = Capacity(limit, "--max-connections")
         self._workers = WorkerPool(self._serve_connection)
         self._stop = threading.Event()
         self._stopped = threading.Event()
@@ -364,7 +367,11 @@ class WebSocketServer:
             is_https=self._tls is not None,
         )
         outcome = flow.handle_upgrade(
-            request, self._dispatcher, self._stream_options, on_accept=lambda: set_io_timeout(sock, self._timeout)
+            request,
+            self._dispatcher,
+            self._stream_options,
+            on_accept=lambda: set_io_timeout(sock, self._timeout),
+            capacity=self._capacity,
         )
         if outcome is flow.NOT_OURS:
             return None
