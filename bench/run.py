@@ -43,7 +43,7 @@ from . import client
 from .client import Target
 
 BENCH = Path(__file__).resolve().parent
-OURS = ["apache", "standalone"]
+OURS = ["apache", "apache-2proc", "standalone"]  # apache-2proc: the appliance with WS_PROCESSES=2
 THEIRS = ["pywebsocket3", "websockets"]
 SERVERS = OURS + THEIRS + ["raw-c"]
 METRICS = {
@@ -113,6 +113,9 @@ def start_all(tmp: Path, reference_python: str) -> dict[str, Running]:
     capacity = {"WS_THREADS": "2048", "WS_LOG_LEVEL": "warn"}  # every server at its default log level
     app = start_appliance(EXAMPLES, tmp, capacity, certificate=pki, host_network=True)
     running["apache"] = Running("apache", app.http_port, app.https_port, pki.ca, app.memory, app.stop)
+    # More cores: two Apache children, each with its own handler state (see docs/performance.md).
+    two = start_appliance(EXAMPLES, tmp, {**capacity, "WS_PROCESSES": "2"}, certificate=pki, host_network=True)
+    running["apache-2proc"] = Running("apache-2proc", two.http_port, two.https_port, pki.ca, two.memory, two.stop)
 
     ours = start_standalone(EXAMPLES, tmp, capacity, certificate=pki)
     # (c2): the same servers with handler reload off, to show what its stat() per handshake costs.
@@ -280,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
                 raw["f2"][name].append(per_connection)
                 print(f"f {name}: {held} held, {per_connection:.0f} KiB each", flush=True)
         if "h" in metrics:
-            for name in OURS:  # the question is whether ours leak per call; once is enough
+            for name in ("apache", "standalone"):  # whether ours leak per call; once is enough
                 server = running[name]
                 growth = client.memory_growth(
                     server.ws,
