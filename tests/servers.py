@@ -281,6 +281,8 @@ def standalone_flags(handlers: Path, env: dict[str, str]) -> list[str]:
             flags += ["--reports-dir", value]
         elif name == "WS_THREADS":  # a thread per connection in both servers
             flags += ["--max-connections", value]
+        elif name == "WS_MAX_BUFFERED":
+            flags += ["--max-buffered", value]
         else:
             raise ValueError(f"no standalone flag for {name}")
     return flags

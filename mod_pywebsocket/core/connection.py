@@ -32,7 +32,15 @@ import os
 from . import constants
 from .deflate import PerMessageDeflate
 from .errors import BadOperationException
-from .frames import MAX_CONTROL_PAYLOAD, FrameParser, apply_mask, build_frame, create_header, encode_close_body
+from .frames import (
+    MAX_CONTROL_PAYLOAD,
+    FrameParser,
+    apply_mask,
+    build_frame,
+    build_frame_parts,
+    create_header,
+    encode_close_body,
+)
 from .messages import Close, Event, MessageAssembler
 
 DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024
@@ -116,6 +124,11 @@ class ServerConnection:
         """The fewest bytes that let the next frame progress (see ``FrameParser.needed``)."""
         return self._parser.needed()
 
+    def buffering(self) -> int:
+        """What the message being received will hold once the frame in progress is in:
+        its bytes so far plus that frame's declared payload (for a memory budget)."""
+        return self._assembler.assembled + self._parser.frame_length()
+
     def take_raw(self, n: int) -> bytes:
         """Up to ``n`` received bytes not parsed yet (for handlers that read raw)."""
         return self._parser.take_raw(n)
@@ -142,6 +155,13 @@ class ServerConnection:
 
     def send_message(self, payload: bytes, binary: bool, end: bool = True) -> bytes:
         """A message, or with ``end=False`` one fragment of it (later calls continue it)."""
+        header, rest = self.send_message_parts(payload, binary, end)
+        return header + rest
+
+    def send_message_parts(self, payload: bytes, binary: bool, end: bool = True) -> tuple[bytes, bytes]:
+        """``send_message`` as ``(header, payload)``, to be written in that order: a large
+        payload goes out as it is, not copied behind its header. With ``mask_send`` the
+        first part is the whole frame and the second is empty."""
         self._check_can_send("send_message")
         opcode = constants.OPCODE_BINARY if binary else constants.OPCODE_TEXT
         first = self._sending_opcode is None
@@ -152,13 +172,11 @@ class ServerConnection:
         if self._compressing and self._deflate is not None:
             payload = self._deflate.compress(payload, end)
         self._sending_opcode = None if end else opcode
-        return build_frame(
-            opcode if first else constants.OPCODE_CONTINUATION,
-            payload,
-            fin=end,
-            rsv1=self._compressing and first,
-            mask=self._mask_send,
-        )
+        frame_opcode = opcode if first else constants.OPCODE_CONTINUATION
+        rsv1 = self._compressing and first
+        if self._mask_send:
+            return build_frame(frame_opcode, payload, fin=end, rsv1=rsv1, mask=True), b""
+        return build_frame_parts(frame_opcode, payload, fin=end, rsv1=rsv1)
 
     def _control(self, opcode: int, payload: bytes) -> bytes:
         if len(payload) > MAX_CONTROL_PAYLOAD:

@@ -6,6 +6,7 @@ unit-tested and both adapters (mod_python and the standalone socket) share it.
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 from collections.abc import Callable
@@ -113,6 +114,18 @@ def build_frame(
     return header + payload
 
 
+def build_frame_parts(opcode: int, payload: bytes, *, fin: bool = True, rsv1: bool = False) -> tuple[bytes, bytes]:
+    """An unmasked frame as ``(header, payload)``: a large payload is written as it is,
+    not copied behind its header (the copy would hold the message twice while it goes out)."""
+    first = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode
+    n = len(payload)
+    if n < 126:
+        return bytes((first, n)), payload
+    if n < 1 << 16:
+        return struct.pack("!BBH", first, 126, n), payload
+    return struct.pack("!BBQ", first, 127, n), payload
+
+
 # Close codes a peer may put on the wire (RFC 6455 7.4.1 plus the IANA registry).
 def is_valid_close_code(code: int) -> bool:
     return code in (1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014) or (3000 <= code <= 4999)
@@ -150,6 +163,42 @@ def parse_close_body(payload: bytes) -> tuple[int, str | None]:
     return code, reason
 
 
+#: A frame with a payload this big that has not fully arrived is gathered into a buffer
+#: of its own as the bytes come, unmasked on the way: the parser's buffer then never
+#: holds it, and the frame costs about 1.1x its payload instead of 2x (the buffer, then
+#: the unmasked copy).
+LARGE_PAYLOAD = 1 << 20
+
+
+class _LargePayload:
+    """The payload of one large frame in progress (see ``LARGE_PAYLOAD``)."""
+
+    __slots__ = ("b0", "header", "key", "length", "received", "buffer")
+
+    def __init__(self, b0: int, header: int, key: bytes | None, length: int) -> None:
+        self.b0, self.header, self.key, self.length = b0, header, key, length
+        self.received = 0
+        self.buffer = io.BytesIO()
+
+    def absorb(self, data: bytes | bytearray | memoryview) -> memoryview:
+        """Take what belongs to the payload; return the rest (the next frames' bytes)."""
+        view = memoryview(data)
+        n = min(len(view), self.length - self.received)
+        chunk = view[:n]
+        if self.key is not None:
+            turn = self.received & 3  # the mask goes on where the last piece ended
+            self.buffer.write(apply_mask(chunk, self.key[turn:] + self.key[:turn]))
+        else:
+            self.buffer.write(chunk)
+        self.received += n
+        return view[n:]
+
+    def frame(self) -> Frame:
+        b0 = self.b0
+        # getvalue() hands the buffer over without a copy.
+        return Frame(b0 >> 7, (b0 >> 6) & 1, (b0 >> 5) & 1, (b0 >> 4) & 1, b0 & 0x0F, self.buffer.getvalue())
+
+
 class FrameParser:
     """Incremental frame parser: ``feed()`` bytes, then take frames with ``next_frame()``.
 
@@ -164,15 +213,40 @@ class FrameParser:
         self.allow_rsv1 = False  # set by permessage-deflate once negotiated
         self._buf = bytearray()
         self._pos = 0
+        self._large: _LargePayload | None = None
 
     def feed(self, data: bytes) -> None:
+        large = self._large
+        if large is not None and large.received < large.length:
+            rest = large.absorb(data)
+            if not rest:
+                return
+            data = rest  # type: ignore[assignment]
         if self._pos and self._pos >= len(self._buf) >> 1:
             del self._buf[: self._pos]
             self._pos = 0
         self._buf += data
 
     def buffered(self) -> int:
-        return len(self._buf) - self._pos
+        """Bytes received and not yet taken as frames (or raw)."""
+        large = self._large
+        extra = 0 if large is None else large.header + large.received
+        return len(self._buf) - self._pos + extra
+
+    def frame_length(self) -> int:
+        """The payload length the frame in progress declared (0 before its header is in)."""
+        if self._large is not None:
+            return self._large.length
+        buf, pos = self._buf, self._pos
+        avail = len(buf) - pos
+        if avail < 2:
+            return 0
+        length = buf[pos + 1] & 0x7F
+        if length == 126:
+            return (buf[pos + 2] << 8) | buf[pos + 3] if avail >= 4 else 0
+        if length == 127:
+            return int.from_bytes(buf[pos + 2 : pos + 10], "big") if avail >= 10 else 0
+        return length
 
     def needed(self) -> int:
         """The fewest bytes that let the frame at the head of the buffer progress.
@@ -182,6 +256,9 @@ class FrameParser:
         a buffered file) is never asked for a byte the peer has no reason to send.
         Readers of sockets use it as a lower bound and read more.
         """
+        large = self._large
+        if large is not None:
+            return large.length - large.received
         buf, pos = self._buf, self._pos
         avail = len(buf) - pos
         if avail < 2:
@@ -209,6 +286,12 @@ class FrameParser:
         return data
 
     def next_frame(self) -> Frame | None:
+        large = self._large
+        if large is not None:
+            if large.received < large.length:
+                return None
+            self._large = None
+            return large.frame()
         buf = self._buf
         pos = self._pos
         avail = len(buf) - pos
@@ -237,6 +320,8 @@ class FrameParser:
             header += 4
         end = pos + header + length
         if len(buf) < end:
+            if length >= LARGE_PAYLOAD and avail >= header:
+                self._start_large(b0, header, length, bool(masked))
             return None
         if masked:
             key = bytes(buf[pos + header - 4 : pos + header])
@@ -248,6 +333,15 @@ class FrameParser:
             buf.clear()
             self._pos = 0
         return Frame(b0 >> 7, (b0 >> 6) & 1, (b0 >> 5) & 1, (b0 >> 4) & 1, opcode, payload)
+
+    def _start_large(self, b0: int, header: int, length: int, masked: bool) -> None:
+        """Move the large frame at the head of the buffer into a buffer of its own."""
+        buf, pos = self._buf, self._pos
+        key = bytes(buf[pos + header - 4 : pos + header]) if masked else None
+        self._large = large = _LargePayload(b0, header, key, length)
+        large.absorb(memoryview(buf)[pos + header :])  # all of the buffer: the frame has not ended
+        buf.clear()
+        self._pos = 0
 
     def _check_header(self, b0: int, b1: int, opcode: int, length: int) -> None:
         rsv = b0 & 0x70

@@ -12,7 +12,6 @@ import codecs
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from . import constants
 from .errors import ProtocolError
@@ -58,11 +57,12 @@ class MessageAssembler:
         self.inflate: Inflate | None = None
         self._opcode: int | None = None
         self._compressed = False
-        self._parts: list[Any] = []  # str pieces of a text message
-        # A fragmented binary message is written into one buffer: joining a list of
-        # fragments at the end holds the message twice (measured: 120 MiB extra for a
-        # 60 MiB message from 1 MiB fragments; BytesIO, whose getvalue() hands its
-        # buffer over, 61 MiB).
+        self._texts: list[str] = []  # the decoded pieces of a text message
+        # A binary message in one frame is that frame's payload, as it is. A fragmented one
+        # is written into one buffer: joining a list of fragments at the end holds the
+        # message twice (measured: 120 MiB extra for a 60 MiB message from 1 MiB
+        # fragments; BytesIO, whose getvalue() hands its buffer over, 61 MiB).
+        self._whole: bytes | None = None
         self._buffer: io.BytesIO | None = None
         self._size = 0
         self._decoder: codecs.IncrementalDecoder | None = None
@@ -70,6 +70,11 @@ class MessageAssembler:
     @property
     def in_message(self) -> bool:
         return self._opcode is not None
+
+    @property
+    def assembled(self) -> int:
+        """Bytes of the message in progress so far (after inflating; 0 between messages)."""
+        return self._size if self._opcode is not None else 0
 
     def process(self, frame: Frame) -> Event | None:
         opcode = frame.opcode
@@ -91,7 +96,7 @@ class MessageAssembler:
             self._opcode = opcode
             self._compressed = bool(frame.rsv1)
             self._decoder = _Utf8Decoder() if opcode == constants.OPCODE_TEXT else None
-            self._parts = []
+            self._texts = []
             self._buffer = None
             self._size = 0
         payload = frame.payload
@@ -104,11 +109,11 @@ class MessageAssembler:
             raise ProtocolError(constants.STATUS_MESSAGE_TOO_BIG, f"message exceeds {self.max_message_size} bytes")
         if self._decoder is not None:
             try:
-                self._parts.append(self._decoder.decode(payload, bool(frame.fin)))
+                self._texts.append(self._decoder.decode(payload, bool(frame.fin)))
             except UnicodeDecodeError:
                 raise ProtocolError(constants.STATUS_INVALID_FRAME_PAYLOAD_DATA, "text message is not UTF-8") from None
         elif frame.fin and self._buffer is None:
-            self._parts.append(payload)  # a whole message in one frame: no copy
+            self._whole = payload  # a whole message in one frame: no copy
         else:
             if self._buffer is None:
                 self._buffer = io.BytesIO()
@@ -116,15 +121,20 @@ class MessageAssembler:
         if not frame.fin:
             return None
         opcode = self._opcode
-        parts, buffer = self._parts, self._buffer
+        assert opcode is not None
+        return Message(opcode, self._take_message())
+
+    def _take_message(self) -> str | bytes:
+        texts, whole, buffer = self._texts, self._whole, self._buffer
+        is_text = self._decoder is not None
         self._opcode = None
-        self._parts = []
+        self._texts = []
+        self._whole = None
         self._buffer = None
         self._decoder = None
+        if is_text:
+            return texts[0] if len(texts) == 1 else "".join(texts)
         if buffer is not None:
-            data: str | bytes = buffer.getvalue()
-        elif opcode == constants.OPCODE_TEXT:
-            data = parts[0] if len(parts) == 1 else "".join(parts)
-        else:
-            data = parts[0]
-        return Message(opcode, data)
+            return buffer.getvalue()
+        assert whole is not None
+        return whole

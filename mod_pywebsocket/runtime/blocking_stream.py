@@ -40,6 +40,7 @@ from ..core.errors import (
 )
 from ..core.frames import MAX_CONTROL_PAYLOAD
 from ..core.messages import Close, Control, Message
+from .capacity import BufferBudget
 
 _log = logging.getLogger("mod_pywebsocket.stream")
 
@@ -50,6 +51,12 @@ _log = logging.getLogger("mod_pywebsocket.stream")
 # is asked for exactly the bytes the frame still needs, as pywebsocket3 does.
 DEFAULT_READ_SIZE = 16 * 1024
 MAX_READ_SIZE = 4 * 1024 * 1024
+# A frame's header and payload are written apart when the payload is this big: joined,
+# they would be one more copy of the message while it goes out.
+SEPARATE_PAYLOAD_WRITE = 64 * 1024
+# Messages up to this size are not counted against a buffer budget (no lock taken for
+# them): 1,024 connections x 64 KiB is 64 MiB at most.
+UNCOUNTED_MESSAGE_BYTES = 64 * 1024
 
 
 @dataclass
@@ -64,6 +71,8 @@ class StreamOptions:
     # Server policy the handshake applies: Origins allowed to connect (None: any).
     # Clients that send no Origin (non-browsers) are not affected.
     allowed_origins: frozenset[str] | None = None
+    # The process's budget for message data being received (None: only max_message_size).
+    buffer_budget: BufferBudget | None = None
     # Kept so code that fills them in still runs; this server has no frame filters.
     outgoing_frame_filters: list = field(default_factory=list)
     incoming_frame_filters: list = field(default_factory=list)
@@ -104,6 +113,8 @@ class Stream:
             mask_send=self._options.mask_send,
             deflate=deflate,
         )
+        self._budget = self._options.buffer_budget
+        self._held = 0  # bytes of the budget this connection holds
         self._write_lock = threading.Lock()
         self._close_requested = False  # a close waits for the lock: other sends give way
         self._announced_close: tuple[int, str] | None = None  # see stop_sending
@@ -126,6 +137,8 @@ class Stream:
         """Block for the next message; ``None`` once the peer has closed."""
         if self._core.close_received:
             raise BadOperationException("receive_message after the peer's close")
+        if self._held:
+            self.release_buffers()  # the handler is done with the last message
         while True:
             event = self._next_event()
             if isinstance(event, Message):
@@ -163,7 +176,31 @@ class Stream:
                 self._fail(e.code, e.reason)
             if event is not None:
                 return event
+            if self._budget is not None:
+                self._reserve()
             core.receive_data(self._read_some(self._read_size()))
+
+    def _reserve(self) -> None:
+        """Hold budget for the message in progress before reading more of it; 1009 if the
+        process's budget cannot take it."""
+        wanted = self._core.buffering()
+        if wanted <= self._held or wanted <= UNCOUNTED_MESSAGE_BYTES:
+            return
+        assert self._budget is not None
+        if not self._budget.reserve(wanted - self._held):
+            self.release_buffers()
+            self._fail(
+                constants.STATUS_MESSAGE_TOO_BIG,
+                f"server buffer budget exhausted (a message of {wanted} bytes with "
+                f"{self._budget.used} of {self._budget.limit} held)",
+            )
+        self._held = wanted
+
+    def release_buffers(self) -> None:
+        """Give back the buffer budget this connection holds (its message is done with)."""
+        held, self._held = self._held, 0
+        if held and self._budget is not None:
+            self._budget.release(held)
 
     def _read_size(self) -> int:
         needed = self._core.needed()
@@ -272,7 +309,12 @@ class Stream:
         with self._write_lock:  # _send's steps, inlined on the hot path
             if self._close_requested:
                 raise InvalidState("the closing handshake is being sent")
-            self._write(self._core.send_message(payload, binary, end))
+            header, rest = self._core.send_message_parts(payload, binary, end)
+            if len(rest) < SEPARATE_PAYLOAD_WRITE:
+                self._write(header + rest)
+            else:
+                self._write(header)
+                self._write(rest)
 
     def send_ping(self, body: str | bytes = b"", binary: bool = False) -> None:
         if isinstance(body, str):

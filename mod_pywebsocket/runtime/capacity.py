@@ -1,13 +1,19 @@
-"""How many WebSockets a process serves at once, and the answer past that: 503.
+"""A process's limits under load, and the answers past them: 503 and close 1009.
 
-Each open WebSocket holds a worker thread for its whole life. Both servers keep a
-few threads more than WebSocket slots (``SPARE_THREADS``), so that when every slot
-is taken a new upgrade still gets an answer -- ``503 Service Unavailable`` with
-``Retry-After`` -- and plain HTTP (the health check, the pages) is still served,
-instead of the connection waiting unanswered in the listen queue.
+``Capacity``: each open WebSocket holds a worker thread for its whole life. Both
+servers keep a few threads more than WebSocket slots (``SPARE_THREADS``), so that
+when every slot is taken a new upgrade still gets an answer -- ``503 Service
+Unavailable`` with ``Retry-After`` -- and plain HTTP (the health check, the pages)
+is still served, instead of the connection waiting unanswered in the listen queue.
 
-The log says when a process reaches its limit once per burst: a burst begins at
-the first refusal and ends when the open WebSockets fall below 90 % of the limit.
+``BufferBudget``: the message data all of a process's connections may hold at once
+(``WS_MAX_BUFFERED``). A connection reserves what a message will take before its
+bytes are read (the frame header says how many are coming) and gives it back when
+the handler asks for the next message; the connection whose message would pass the
+budget is closed with 1009 while the others go on.
+
+The log says when a process reaches a limit once per burst: a burst begins at the
+first refusal and ends when the use falls below 90 % of the limit.
 """
 
 from __future__ import annotations
@@ -23,44 +29,92 @@ SPARE_THREADS = 16
 #: Seconds a client over the limit is asked to wait (``Retry-After``, RFC 9110 10.2.3).
 RETRY_AFTER = 1
 
+MiB = 1024 * 1024
 
-class Capacity:
-    """At most ``limit`` WebSockets at once; ``how_to_raise`` names the setting in the log."""
+
+class _BurstLimit:
+    """A use counted against a limit by many threads, logged once per burst of refusals."""
 
     def __init__(self, limit: int, how_to_raise: str) -> None:
         self.limit = limit
         self._how_to_raise = how_to_raise
         self._lock = threading.Lock()
-        self._open = 0
+        self._used = 0
         self._refused = 0  # in the current burst
         self._in_burst = False
 
-    @property
-    def open(self) -> int:
-        return self._open
-
-    def claim(self) -> bool:
-        """Take a slot (True), or count a refusal (False)."""
+    def _take(self, amount: int) -> bool:
         with self._lock:
-            if self._open < self.limit:
-                self._open += 1
+            if self._used + amount <= self.limit:
+                self._used += amount
                 return True
             self._refused += 1
             first = not self._in_burst
             self._in_burst = True
         if first:
-            _log.warning(
-                "capacity reached: %d WebSockets open, the limit; new upgrades get 503 with Retry-After "
-                "(raise %s)", self.limit, self._how_to_raise,
-            )  # fmt: skip
+            self._log_reached(self._how_to_raise)
         return False
 
-    def release(self) -> None:
+    def _give_back(self, amount: int) -> None:
         with self._lock:
-            self._open -= 1
-            ended = self._in_burst and self._open < self.limit * 9 // 10
+            self._used -= amount
+            ended = self._in_burst and self._used < self.limit * 9 // 10
             refused = self._refused
             if ended:
                 self._in_burst, self._refused = False, 0
         if ended:
-            _log.warning("capacity available again: %d upgrade(s) were refused with 503 meanwhile", refused)
+            self._log_available(refused)
+
+    def _log_reached(self, how_to_raise: str) -> None:
+        raise NotImplementedError
+
+    def _log_available(self, refused: int) -> None:
+        raise NotImplementedError
+
+
+class Capacity(_BurstLimit):
+    """At most ``limit`` WebSockets at once; ``how_to_raise`` names the setting in the log."""
+
+    @property
+    def open(self) -> int:
+        return self._used
+
+    def claim(self) -> bool:
+        """Take a slot (True), or count a refusal (False)."""
+        return self._take(1)
+
+    def release(self) -> None:
+        self._give_back(1)
+
+    def _log_reached(self, how_to_raise: str) -> None:
+        _log.warning(
+            "capacity reached: %d WebSockets open, the limit; new upgrades get 503 with Retry-After "
+            "(raise %s)", self.limit, how_to_raise,
+        )  # fmt: skip
+
+    def _log_available(self, refused: int) -> None:
+        _log.warning("capacity available again: %d upgrade(s) were refused with 503 meanwhile", refused)
+
+
+class BufferBudget(_BurstLimit):
+    """At most ``limit`` bytes of message data held by a process's connections at once."""
+
+    @property
+    def used(self) -> int:
+        return self._used
+
+    def reserve(self, amount: int) -> bool:
+        """Hold ``amount`` more bytes (True), or count a refusal (False)."""
+        return self._take(amount)
+
+    def release(self, amount: int) -> None:
+        self._give_back(amount)
+
+    def _log_reached(self, how_to_raise: str) -> None:
+        _log.warning(
+            "buffer budget reached: %.0f MiB of message data held at once, the limit; a connection whose "
+            "message would pass it is closed with 1009 (raise %s)", self.limit / MiB, how_to_raise,
+        )  # fmt: skip
+
+    def _log_available(self, refused: int) -> None:
+        _log.warning("buffer budget available again: %d connection(s) were closed with 1009 meanwhile", refused)

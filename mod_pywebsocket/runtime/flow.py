@@ -127,3 +127,7 @@ def serve(request, dispatcher) -> None:
         _log.info("%s: connection aborted by the handler", request.ws_resource)
     except Exception:
         _log.exception("%s: unexpected error", request.ws_resource)
+    finally:
+        release = getattr(getattr(request, "ws_stream", None), "release_buffers", None)
+        if release is not None:
+            release()  # whatever the handler left unfinished

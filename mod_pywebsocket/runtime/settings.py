@@ -52,6 +52,17 @@ def parse_positive_int(value: str) -> int:
     return int(text)
 
 
+_SIZE_UNITS = {"": 1, "k": 1024, "m": MiB, "g": 1024 * MiB}
+
+
+def parse_size(value: str) -> int:
+    """Bytes: ``67108864``, or with a binary unit, ``64M``, ``512K``, ``1G``."""
+    match = re.fullmatch(r"([0-9]+)\s*([kmg]?)(i?b)?", value.strip().lower())
+    if match is None or int(match.group(1)) <= 0:
+        raise ValueError("must be a positive number")
+    return int(match.group(1)) * _SIZE_UNITS[match.group(2)]
+
+
 def parse_positive_number(value: str) -> float:
     try:
         number = float(value)
@@ -129,8 +140,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("handler_reload", True, parse_bool, "load handler files again when they change, and find new ones",
             env="WS_HANDLER_RELOAD", option="handler_reload", flag="--reload"),
     # -- limits -------------------------------------------------------------------------
-    Setting("max_message_size", 64 * MiB, parse_positive_int, "largest message accepted; bigger ones get close 1009",
+    Setting("max_message_size", 64 * MiB, parse_size, "largest message accepted; bigger ones get close 1009",
             env="WS_MAX_MESSAGE_SIZE", option="max_message_size", flag="--max-message-size", unit="bytes"),
+    Setting("max_buffered", None, parse_size,
+            "message data all WebSockets of a process may hold at once; the one that would pass it gets close 1009 "
+            "(default: a quarter of the container's memory limit, else 1 GiB)",
+            env="WS_MAX_BUFFERED", option="max_buffered", flag="--max-buffered", unit="bytes"),
     Setting("timeout", 60, parse_positive_number, "seconds of silence before a ping; twice that, the client is dropped",
             env="WS_TIMEOUT", flag="--timeout", unit="seconds"),
     Setting("header_timeout", 20, parse_positive_number, "seconds for the TLS handshake and the whole request head",
@@ -177,6 +192,43 @@ def default(name: str) -> Any:
     return BY_NAME[name].default
 
 
+# -- the buffer budget's default ------------------------------------------------------
+
+#: The budget without a memory limit to derive it from.
+FALLBACK_MAX_BUFFERED = 1024 * MiB
+#: Where a container's memory limit is (cgroup v2, then v1); no limit reads "max" or a huge number.
+CGROUP_MEMORY_LIMITS = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+
+
+def memory_limit(paths: tuple[str, ...] = CGROUP_MEMORY_LIMITS) -> int | None:
+    """The container's memory limit in bytes, or None when it has none."""
+    for path in paths:
+        try:
+            with open(path, encoding="ascii") as f:
+                text = f.read().strip()
+        except OSError:
+            continue
+        if text.isdigit() and int(text) < 1 << 60:
+            return int(text)
+        return None
+    return None
+
+
+def default_max_buffered(processes: int = 1, limit: int | None = None) -> int:
+    """A quarter of the memory limit, shared by the processes; 1 GiB without a limit.
+
+    A quarter because a held message costs more than its bytes at times (the handler's
+    own copies, a 4 MiB read in flight per connection, the interpreter and Apache
+    themselves), measured in tests/integration/test_memory_budget.py."""
+    if limit is None:
+        return FALLBACK_MAX_BUFFERED
+    return max(limit // 4 // max(processes, 1), MiB)
+
+
+def max_buffered(values: Mapping[str, Any], processes: int = 1) -> int:
+    return values.get("max_buffered") or default_max_buffered(processes, memory_limit())
+
+
 # -- PythonOption (Apache) ---------------------------------------------------------
 
 
@@ -203,6 +255,7 @@ def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     """Every ``WS_*`` setting, parsed and checked against the others, defaults filled in."""
     values = {s.name: s.read(environ.get(s.env), s.env) for s in SETTINGS if s.env is not None}
     values["handler_scan"] = values["handler_scan"] or values["handler_root"]
+    values["max_buffered"] = max_buffered(values, values["processes"])
     values["document_root"] = values["document_root"] or values["handler_root"]
     for name in ("timeout", "header_timeout"):  # Apache's Timeout and RequestReadTimeout take whole seconds
         if not float(values[name]).is_integer():

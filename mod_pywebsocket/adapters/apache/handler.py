@@ -16,6 +16,13 @@ Options (``PythonOption``, at server, vhost or location level)::
     mod_pywebsocket.client_conformance               On|Off (default On): the Autobahn client-conformance
                                                      cases at /autobahn (client_conformance)
     mod_pywebsocket.reports_dir                      where their reports go (default /srv/reports)
+    mod_pywebsocket.max_connections                  WebSockets at once per process (default 1024); past
+                                                     it, upgrades get 503 with Retry-After
+    mod_pywebsocket.max_buffered                     message data the process's WebSockets may hold at
+                                                     once (default: a quarter of the memory limit, else
+                                                     1 GiB); past it, close 1009
+
+The two limits belong to the process: the first option set to be used sets them.
 
 Each one's default, parser and check is in ``settings`` (also used by the standalone
 server's flags and the container's environment); On/Off also take yes/no, true/false
@@ -45,7 +52,7 @@ from ...client_conformance.service import builtin_suites
 from ...core.handshake import is_websocket_upgrade, parse_allowed_origins
 from ...runtime import flow, registry, settings
 from ...runtime.blocking_stream import StreamOptions
-from ...runtime.capacity import Capacity
+from ...runtime.capacity import BufferBudget, Capacity
 from ...runtime.dispatcher import Dispatcher
 from ...runtime.log_levels import parse_log_level
 from ...runtime.request import WebSocketRequest
@@ -185,6 +192,21 @@ _dispatchers: dict[tuple, tuple[Dispatcher, StreamOptions, Capacity]] = {}
 _dispatchers_lock = threading.Lock()
 
 
+_limits: tuple[Capacity, BufferBudget] | None = None
+
+
+def _process_limits(values) -> tuple[Capacity, BufferBudget]:
+    """The process's WebSocket slots and buffer budget: one of each, whatever the option
+    sets (they share the process's threads and memory)."""
+    global _limits
+    if _limits is None:
+        budget = BufferBudget(settings.max_buffered(values), "WS_MAX_BUFFERED")
+        _limits = (Capacity(values["max_connections"], "WS_THREADS"), budget)
+        _log.info("limits: %d WebSockets, %.0f MiB of message data held at once",
+                  values["max_connections"], budget.limit / settings.MiB)  # fmt: skip
+    return _limits
+
+
 def _configure(options) -> tuple[Dispatcher, StreamOptions, Capacity]:
     """One dispatcher per distinct option set, created on first use and then shared."""
     key = tuple(options.get(settings.OPTION_PREFIX + n) for n in _OPTION_NAMES)
@@ -208,13 +230,14 @@ def _configure(options) -> tuple[Dispatcher, StreamOptions, Capacity]:
             reload=values["handler_reload"],
             builtin_suites=builtins,
         )
+        capacity, budget = _process_limits(values)
         stream_options = StreamOptions(
             max_message_size=values["max_message_size"],
             allowed_origins=parse_allowed_origins(values["allowed_origins"]),
+            buffer_budget=budget,
         )
         if values["shutdown_file"]:
             _watch_shutdown_file(values["shutdown_file"])
-        capacity = Capacity(values["max_connections"], "WS_THREADS")
         _dispatchers[key] = (dispatcher, stream_options, capacity)
         _log.info(
             "serving %d handler(s) from %s: %s", len(dispatcher.resources()), root, " ".join(dispatcher.resources())

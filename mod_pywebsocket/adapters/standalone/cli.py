@@ -44,7 +44,7 @@ def _build_parser() -> argparse.ArgumentParser:
             dest=name,
             type=_flag_type(entry),
             default=entry.default,
-            help=f"{entry.help} (default {entry.default or 'none'})",
+            help=entry.help if entry.default is None else f"{entry.help} (default {entry.default or 'none'})",
         )
 
     def toggle(name: str, dest: str | None = None) -> None:
@@ -128,6 +128,7 @@ def _build_parser() -> argparse.ArgumentParser:
     add("--handler-encoding", "--handler_encoding", dest="handler_encoding", help="encoding of handler files")
     setting("max_message_size", "--max_message_size")
     setting("max_connections", "--max_connections")
+    setting("max_buffered", "--max_buffered")
     toggle("handler_reload", "reload")
     toggle("client_conformance")
     add(

@@ -27,7 +27,7 @@ from ...client_conformance.service import builtin_suites
 from ...core.handshake import is_websocket_upgrade, parse_allowed_origins
 from ...runtime import flow, registry, settings
 from ...runtime.blocking_stream import StreamOptions
-from ...runtime.capacity import SPARE_THREADS, Capacity
+from ...runtime.capacity import SPARE_THREADS, BufferBudget, Capacity
 from ...runtime.dispatcher import Dispatcher, DispatchException
 from ...runtime.request import WebSocketRequest
 from .http_head import HttpError, error_response, format_response, read_request_head
@@ -177,6 +177,7 @@ class WebSocketServer:
         self._stream_options = StreamOptions(
             max_message_size=opt("max_message_size", settings.default("max_message_size")),
             allowed_origins=parse_allowed_origins(opt("allowed_origins")),
+            buffer_budget=BufferBudget(settings.max_buffered({"max_buffered": opt("max_buffered")}), "--max-buffered"),
         )
         self._timeout = float(opt("timeout", settings.default("timeout")))
         self._header_timeout = float(opt("header_timeout", settings.default("header_timeout")))
