@@ -95,7 +95,7 @@ def test_a_large_frame_arrives_intact_in_any_pieces(chunk, monkeypatch):
 def test_the_parser_counts_a_large_frame_in_progress():
     parser = FrameParser(require_mask=True)
     wire = build_frame(constants.OPCODE_BINARY, b"q" * (2 * MIB), mask=True)
-    parser.feed(wire[: MIB])
+    parser.feed(wire[:MIB])
     assert parser.next_frame() is None
     assert parser.buffered() == MIB and parser.frame_length() == 2 * MIB
     assert parser.needed() == len(wire) - MIB
