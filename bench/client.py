@@ -64,6 +64,44 @@ def _c_client(mode: str, target: Target, seconds: float) -> float:
     return int(count) / float(elapsed)
 
 
+@dataclass
+class SweepPoint:
+    """One step of the load sweep: echoes/s with ``connections`` all echoing, and the
+    server's memory meanwhile (MiB); ``stopped`` says why a server could not take them."""
+
+    connections: int
+    echoes_per_second: float | None = None
+    memory_mib: float | None = None
+    stopped: str = ""
+
+
+def sweep_point(target: Target, connections: int, seconds: float, memory) -> SweepPoint:
+    """Run ``rtclient many``: open ``connections``, then all echo for ``seconds``."""
+    command = [C_CLIENT, "many", target.host, str(target.port), target.path, str(seconds), str(connections)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    point = SweepPoint(connections)
+    try:
+        assert process.stderr is not None and process.stdout is not None
+        opened = process.stderr.readline()  # "opened N", or why not
+        if not opened.startswith("opened"):
+            process.wait(30)
+            point.stopped = (opened + process.stderr.read()).strip().removeprefix("rtclient: ") or "no connection"
+            return point
+        time.sleep(seconds / 2)
+        point.memory_mib = memory() / (1 << 20)
+        out, err = process.communicate(timeout=seconds + 60)
+        if process.returncode != 0:
+            point.stopped = err.strip().removeprefix("rtclient: ") or f"rtclient exited {process.returncode}"
+            return point
+        count, elapsed = out.split()
+        point.echoes_per_second = int(count) / float(elapsed)
+        return point
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 class Connection:
     """A client WebSocket over a blocking socket with a read buffer."""
 
@@ -193,7 +231,22 @@ def handshakes(target: Target, seconds: float = 1.5) -> float:
 
 
 def many_clients(target: Target, clients: int = 100, echoes: int = 100, timeout: float = 120.0) -> float:
-    """(d) seconds for ``clients`` connections to do ``echoes`` echoes each, all at once."""
+    """(d) seconds for ``clients`` connections to do ``echoes`` echoes each, all at once, and close.
+
+    The C client drives them from one thread: 100 Python client threads spend most of
+    the run handing their own GIL around (measured here: 1.4-1.7 s for websockets and
+    the C echo alike, against 0.3-0.5 s in an earlier run on a quieter machine), so the
+    servers' differences drown in the client's. Without it, Python threads as before.
+    """
+    if C_CLIENT:
+        command = [C_CLIENT, "many", target.host, str(target.port), target.path, str(timeout), str(clients)]
+        done = subprocess.run([*command, str(echoes)], capture_output=True, text=True, timeout=timeout + 60)
+        if done.returncode != 0:
+            raise ConnectionError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "rtclient failed")
+        count, elapsed = done.stdout.split()
+        if int(count) != clients * echoes:
+            raise ConnectionError(f"{count} echoes, not {clients * echoes}")
+        return float(elapsed)
     frame = mask_frame(0x1, b"0123456789abcdef")
     errors: list[BaseException] = []
     ready = threading.Barrier(clients + 1, timeout=timeout)

@@ -6,6 +6,9 @@
  *   cc -O2 -o rtclient rtclient.c -lssl -lcrypto
  *   ./rtclient rt HOST PORT PATH SECONDS [CAFILE]   16-byte text echoes on one connection
  *   ./rtclient hs HOST PORT PATH SECONDS [CAFILE]   sequential open + close handshakes
+ *   ./rtclient many HOST PORT PATH SECONDS N [E]    N connections open at once, each echoing
+ *                                                   16-byte texts back to back (one thread, poll()),
+ *                                                   for SECONDS, or until each has done E echoes
  * With CAFILE the connection is TLS (the server's certificate is verified
  * against it). It prints "COUNT SECONDS" and exits 0, or a reason and exits 1.
  */
@@ -13,6 +16,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
@@ -129,11 +133,90 @@ static void close_ws(conn_t *c) {
     close(c->fd);
 }
 
+/* Consume the complete frames buffered; return how many, -1 if one is not an echo. */
+static int take_echoes(conn_t *c) {
+    int n = 0;
+    for (;;) {
+        size_t avail = c->end - c->start;
+        if (avail < 2) break;
+        size_t len = c->buf[c->start + 1] & 0x7F;
+        if (len >= 126 || (c->buf[c->start] & 0x0F) != 0x1) return -1;
+        if (avail < 2 + len) break;
+        c->start += 2 + len;
+        n++;
+    }
+    if (c->start == c->end) c->start = c->end = 0;
+    return n;
+}
+
+/* "many": N connections, each with one echo in flight at a time, driven by poll(). A
+ * connection that cannot be opened ends the run: "refused AFTER REASON" on stderr. */
+static void many(const struct addrinfo *ai, const char *host, const char *port, const char *path, double seconds,
+                 int n, long echoes, const unsigned char *frame, size_t frame_len) {
+    conn_t *conns = calloc((size_t)n, sizeof *conns);
+    struct pollfd *fds = calloc((size_t)n, sizeof *fds);
+    long *left = calloc((size_t)n, sizeof *left);
+    if (!conns || !fds || !left) fail("out of memory");
+    int busy = n;
+    for (int i = 0; i < n; i++) {
+        open_ws(&conns[i], ai, host, port, path);
+        fds[i].fd = conns[i].fd;
+        fds[i].events = POLLIN;
+        left[i] = echoes > 0 ? echoes : -1;
+    }
+    fprintf(stderr, "opened %d\n", n);
+    fflush(stderr);
+    long count = 0;
+    double start = now(), deadline = start + seconds;
+    for (int i = 0; i < n; i++) put(&conns[i], frame, frame_len);
+    while (busy > 0 && now() < deadline) {
+        int ready = poll(fds, (nfds_t)n, 1000);
+        if (ready < 0) fail("poll failed");
+        for (int i = 0; i < n && ready > 0; i++) {
+            if (!fds[i].revents) continue;
+            ready--;
+            conn_t *c = &conns[i];
+            ssize_t r = read(c->fd, c->buf + c->end, sizeof c->buf - c->end);
+            if (left[i] == 0) { /* closing: done at the server's close frame (or its end of stream) */
+                if (r <= 0 || (c->end + (size_t)r >= 2 && (c->buf[c->start] & 0x0F) == 0x8)) {
+                    fds[i].fd = -1; /* poll() skips it from now on */
+                    busy--;
+                }
+                continue;
+            }
+            if (r <= 0) fail("a connection closed during the run");
+            c->end += (size_t)r;
+            int got = take_echoes(c);
+            if (got < 0) fail("bad echo");
+            count += got;
+            if (left[i] > 0) {
+                left[i] -= got;
+                if (left[i] <= 0) { /* its echoes are done: the closing handshake */
+                    static const unsigned char close_frame[] = {0x88, 0x82, 1, 2, 3, 4, 0x03 ^ 1, 0xe8 ^ 2};
+                    left[i] = 0;
+                    c->start = c->end = 0;
+                    put(c, close_frame, sizeof close_frame);
+                    continue;
+                }
+            }
+            for (int k = 0; k < got; k++) put(c, frame, frame_len);
+        }
+    }
+    double elapsed = now() - start;
+    printf("%ld %.6f\n", count, elapsed);
+    fflush(stdout);
+    if (busy > 0 && echoes > 0) fail("the echoes did not finish in time");
+    for (int i = 0; i < n; i++) close(conns[i].fd); /* abruptly: the servers drop them */
+    free(conns);
+    free(fds);
+    free(left);
+}
+
 int main(int argc, char **argv) {
     if (argc < 6) fail("usage: rtclient rt|hs HOST PORT PATH SECONDS [CAFILE]");
     const char *mode = argv[1], *host = argv[2], *port = argv[3], *path = argv[4];
     double seconds = atof(argv[5]);
-    if (argc > 6) {
+    if (argc > 6 && strcmp(mode, "many") != 0) {
         tls_ctx = SSL_CTX_new(TLS_client_method());
         if (!tls_ctx || SSL_CTX_load_verify_locations(tls_ctx, argv[6], NULL) != 1) fail("cannot load the CA file");
         SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_PEER, NULL);
@@ -169,8 +252,14 @@ int main(int argc, char **argv) {
             count++;
         } while (now() < deadline && count < 1000000);
         printf("%ld %.6f\n", count, now() - start);
+    } else if (strcmp(mode, "many") == 0) {
+        unsigned char frame[22] = {0x81, 0x90, 1, 2, 3, 4};
+        const char *text = "0123456789abcdef";
+        for (int i = 0; i < 16; i++) frame[6 + i] = (unsigned char)(text[i] ^ frame[2 + (i & 3)]);
+        if (argc < 7) fail("usage: rtclient many HOST PORT PATH SECONDS N [ECHOES]");
+        many(ai, host, port, path, seconds, atoi(argv[6]), argc > 7 ? atol(argv[7]) : 0, frame, sizeof frame);
     } else {
-        fail("mode must be rt or hs");
+        fail("mode must be rt, hs or many");
     }
     freeaddrinfo(ai);
     return 0;

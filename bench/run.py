@@ -40,7 +40,8 @@ from tests.servers import (
 )
 
 from . import client
-from .client import Target
+from .client import SweepPoint, Target
+from .plot import sweep_svg
 
 BENCH = Path(__file__).resolve().parent
 OURS = ["apache", "apache-2proc", "standalone"]  # apache-2proc: the appliance with WS_PROCESSES=2
@@ -59,6 +60,10 @@ METRICS = {
     "g": ("1 MiB compressible, permessage-deflate, MiB/s", "higher"),
     "h": ("memory growth, 1,000,000 echoes on 1 conn, KiB", "lower"),
 }
+
+#: The load sweep (s): connections open at once, every one echoing 16-byte texts
+#: back to back, driven by the C client (one thread, poll()).
+SWEEP = (10, 100, 300, 1000)
 
 
 class Running:
@@ -185,6 +190,45 @@ def measure_idle(server: Running) -> tuple[float, float]:
     return held, (after - before) / max(held, 1) / 1024
 
 
+def run_sweep(running: dict[str, Running], seconds: float) -> dict[str, list[SweepPoint]]:
+    """(s) every server at each step of ``SWEEP``; a server that cannot take a step stops there."""
+    sweep: dict[str, list[SweepPoint]] = {name: [] for name in SERVERS}
+    for connections in SWEEP:
+        for name in SERVERS:
+            if any(p.stopped for p in sweep[name]):
+                continue
+            time.sleep(1.0)  # the last step's connections wind down
+            server = running[name]
+            point = client.sweep_point(server.ws, connections, seconds, server.memory)
+            sweep[name].append(point)
+            shown = f"{point.echoes_per_second:,.0f} echoes/s" if point.echoes_per_second else point.stopped
+            print(f"s {name}: {connections} connections: {shown}, {point.memory_mib or 0:.0f} MiB", flush=True)
+    return sweep
+
+
+def print_sweep(sweep: dict[str, list[SweepPoint]]) -> None:
+    print(f"\n{'s) connections, all echoing':<48}" + "".join(f"{name:>26}" for name in SERVERS))
+    for connections in SWEEP:
+        row = f"{f'   {connections:,}: echoes/s, server MiB':<48}"
+        for name in SERVERS:
+            point = next((p for p in sweep[name] if p.connections == connections), None)
+            if point is None or point.echoes_per_second is None:
+                cell = "stopped" if point is not None else "-"
+            else:
+                cell = f"{point.echoes_per_second:,.0f} / {point.memory_mib or 0:,.0f}"
+            row += f"{cell:>26}"
+        print(row)
+    base = {p.connections: p.echoes_per_second for p in sweep.get("websockets", [])}
+    for name in OURS:
+        ratios = [f"{p.connections}: {p.echoes_per_second / base[p.connections]:.2f}x"
+                  for p in sweep[name] if p.echoes_per_second and base.get(p.connections)]  # fmt: skip
+        print(f"   {name} / websockets echoes/s: " + ", ".join(ratios))
+    for name, points in sweep.items():
+        for p in points:
+            if p.stopped:
+                print(f"   {name} stopped at {p.connections:,} connections: {p.stopped}")
+
+
 def summarise(values: list[float]) -> dict:
     finite = [v for v in values if not math.isnan(v)]
     if not finite:
@@ -248,11 +292,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=1.5, help="length of each timed measurement")
-    parser.add_argument("--only", help="comma-separated metrics (a,b,c,c2,d,e1,e2,f,g,h)")
+    parser.add_argument("--only", help="comma-separated metrics (a,b,c,c2,d,e1,e2,f,g,h,s)")
     parser.add_argument("--messages", type=int, default=1_000_000, help="echoes for (h), on our two servers")
     parser.add_argument("--reference-python", default=sys.executable, help="a Python with pywebsocket3 installed")
     args = parser.parse_args(argv)
-    metrics = args.only.split(",") if args.only else ["a", "b", "c", "c2", "d", "e1", "e2", "f", "g", "h"]
+    metrics = args.only.split(",") if args.only else ["a", "b", "c", "c2", "d", "e1", "e2", "f", "g", "h", "s"]
 
     tmp = Path(tempfile.mkdtemp(prefix="mpws-bench-"))
     started = time.monotonic()
@@ -261,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     raw: dict[str, dict[str, list[float]]] = {m: {n: [] for n in SERVERS} for m in METRICS}
     try:
         for round_number in range(1, args.rounds + 1):
-            for metric in [m for m in metrics if m not in ("f", "h")]:
+            for metric in [m for m in metrics if m not in ("f", "h", "s")]:
                 for name in SERVERS:
                     server = running.get(f"{name}-noreload") if metric == "c2" else running[name]
                     if server is None:
@@ -282,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
                 raw["f1"][name].append(held)
                 raw["f2"][name].append(per_connection)
                 print(f"f {name}: {held} held, {per_connection:.0f} KiB each", flush=True)
+        sweep = run_sweep(running, max(args.seconds, 2.0)) if "s" in metrics else {}
         if "h" in metrics:
             for name in ("apache", "standalone"):  # whether ours leak per call; once is enough
                 server = running[name]
@@ -301,17 +346,27 @@ def main(argv: list[str] | None = None) -> int:
             if raw[metric][name]:
                 results[metric][name] = summarise(raw[metric][name])
     print_table(results)
+    if sweep:
+        print_sweep(sweep)
     report = {
         "machine": machine_facts(),
         "rounds": args.rounds,
         "seconds": args.seconds,
         "metrics": {m: {"title": t, "better": b} for m, (t, b) in METRICS.items()},
         "results": results,
+        "sweep": {name: [vars(p) for p in points] for name, points in sweep.items()},
     }
     out = ROOT / "reports" / "bench" / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2, default=str))
     (out.parent / "latest.json").write_text(out.read_text())
+    if sweep:
+        facts = report["machine"]
+        caption = f"make bench, {time.strftime('%Y-%m-%d')}, {facts.get('cpus', '?')} cores; one run"
+        svg = out.with_name(out.name.replace("bench-", "sweep-").replace(".json", ".svg"))
+        svg.write_text(sweep_svg(sweep, caption))
+        (out.parent / "sweep-latest.svg").write_text(svg.read_text())
+        print(f"written {svg.relative_to(ROOT)} (and reports/bench/sweep-latest.svg)")
     print(f"\nwritten {out.relative_to(ROOT)} in {time.monotonic() - started:.0f}s")
     return 0
 

@@ -6,8 +6,10 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <errno.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/socket.h>
 
 /* Large payloads are masked without the GIL, so other connections keep running. */
 #define RELEASE_GIL_ABOVE (64 * 1024)
@@ -53,8 +55,34 @@ static PyObject *apply_mask(PyObject *self, PyObject *args) {
     return result;
 }
 
+/*
+ * send_ready(fd, data) -> int: as many bytes as the socket takes now, without blocking and
+ * without releasing the GIL (0 when it takes none: the caller then sends the usual way).
+ *
+ * A small frame's send() finds room in the socket buffer and returns in microseconds.
+ * Releasing the GIL around it, as socket.send does, hands the GIL to one of the other
+ * connections' threads, and this thread then waits its turn to take it back only to go
+ * and block in recv(): one more GIL hand-off and context switch per message, which is
+ * what makes many busy connections slow (measured: see docs/performance.md).
+ */
+static PyObject *send_ready(PyObject *self, PyObject *args) {
+    int fd;
+    Py_buffer data;
+    if (!PyArg_ParseTuple(args, "iy*:send_ready", &fd, &data)) return NULL;
+    ssize_t sent = send(fd, data.buf, (size_t)data.len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    int error = errno;
+    PyBuffer_Release(&data);
+    if (sent < 0) {
+        if (error == EAGAIN || error == EWOULDBLOCK || error == EINTR) return PyLong_FromLong(0);
+        errno = error;
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    return PyLong_FromSsize_t(sent);
+}
+
 static PyMethodDef methods[] = {
     {"apply_mask", apply_mask, METH_VARARGS, "apply_mask(data, mask) -> bytes: XOR data with the repeated 4-byte mask."},
+    {"send_ready", send_ready, METH_VARARGS, "send_ready(fd, data) -> int: bytes sent now, without blocking."},
     {NULL, NULL, 0, NULL},
 };
 

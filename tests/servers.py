@@ -283,6 +283,8 @@ def standalone_flags(handlers: Path, env: dict[str, str]) -> list[str]:
             flags += ["--max-connections", value]
         elif name == "WS_MAX_BUFFERED":
             flags += ["--max-buffered", value]
+        elif name == "WS_SWITCH_INTERVAL":
+            flags += ["--switch-interval", value]
         else:
             raise ValueError(f"no standalone flag for {name}")
     return flags

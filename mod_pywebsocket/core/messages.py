@@ -42,6 +42,7 @@ class Close:
 
 
 Event = Message | Control | Close
+_DATA_OPCODES = (constants.OPCODE_TEXT, constants.OPCODE_BINARY)  # a message's first frame
 
 
 class MessageAssembler:
@@ -78,6 +79,8 @@ class MessageAssembler:
 
     def process(self, frame: Frame) -> Event | None:
         opcode = frame.opcode
+        if frame.fin and not frame.rsv1 and self._opcode is None and opcode in _DATA_OPCODES:
+            return self._whole_message(opcode, frame.payload)  # most messages: one plain frame
         if opcode == constants.OPCODE_CLOSE:
             code, reason = parse_close_body(frame.payload)
             return Close(code, reason, frame.payload)
@@ -123,6 +126,17 @@ class MessageAssembler:
         opcode = self._opcode
         assert opcode is not None
         return Message(opcode, self._take_message())
+
+    def _whole_message(self, opcode: int, payload: bytes) -> Message:
+        """A message in one uncompressed frame: the same rules, fewer steps."""
+        if self.max_message_size is not None and len(payload) > self.max_message_size:
+            raise ProtocolError(constants.STATUS_MESSAGE_TOO_BIG, f"message exceeds {self.max_message_size} bytes")
+        if opcode == constants.OPCODE_BINARY:
+            return Message(opcode, payload)
+        try:
+            return Message(opcode, payload.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise ProtocolError(constants.STATUS_INVALID_FRAME_PAYLOAD_DATA, "text message is not UTF-8") from None
 
     def _take_message(self) -> str | bytes:
         texts, whole, buffer = self._texts, self._whole, self._buffer

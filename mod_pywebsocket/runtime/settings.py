@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .capacity import SPARE_THREADS
+from .capacity import SPARE_THREADS, SWITCH_INTERVAL
 from .log_levels import parse_log_level
 
 MiB = 1024 * 1024
@@ -153,6 +153,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_connections", 1024, parse_positive_int,
             "WebSockets served at once per process (a thread each); past it, upgrades get 503",
             env="WS_THREADS", option="max_connections", flag="--max-connections"),
+    Setting("switch_interval", SWITCH_INTERVAL, parse_positive_number,
+            "seconds a busy thread may hold Python's GIL before another gets it (Python's own default: 0.005)",
+            env="WS_SWITCH_INTERVAL", option="switch_interval", flag="--switch-interval", unit="seconds"),
     Setting("allowed_origins", "", parse_text, "origins allowed to connect, comma- or space-separated (default: any)",
             env="WS_ALLOWED_ORIGINS", option="allowed_origins", flag="--allowed-origins"),
     # -- the built-in client-conformance suite (/autobahn) --------------------------------

@@ -22,7 +22,10 @@ Options (``PythonOption``, at server, vhost or location level)::
                                                      once (default: a quarter of the memory limit, else
                                                      1 GiB); past it, close 1009
 
-The two limits belong to the process: the first option set to be used sets them.
+    mod_pywebsocket.switch_interval                  seconds between the GIL's forced hand-offs
+                                                     (default 0.05; Python's own is 0.005)
+
+These three belong to the process: the first option set to be used sets them.
 
 Each one's default, parser and check is in ``settings`` (also used by the standalone
 server's flags and the container's environment); On/Off also take yes/no, true/false
@@ -52,7 +55,7 @@ from ...client_conformance.service import builtin_suites
 from ...core.handshake import is_websocket_upgrade, parse_allowed_origins
 from ...runtime import flow, registry, settings
 from ...runtime.blocking_stream import StreamOptions
-from ...runtime.capacity import BufferBudget, Capacity
+from ...runtime.capacity import BufferBudget, Capacity, set_switch_interval
 from ...runtime.dispatcher import Dispatcher
 from ...runtime.log_levels import parse_log_level
 from ...runtime.request import WebSocketRequest
@@ -202,6 +205,7 @@ def _process_limits(values) -> tuple[Capacity, BufferBudget]:
     if _limits is None:
         budget = BufferBudget(settings.max_buffered(values), "WS_MAX_BUFFERED")
         _limits = (Capacity(values["max_connections"], "WS_THREADS"), budget)
+        set_switch_interval(values["switch_interval"])
         _log.info("limits: %d WebSockets, %.0f MiB of message data held at once",
                   values["max_connections"], budget.limit / settings.MiB)  # fmt: skip
     return _limits

@@ -19,6 +19,7 @@ import threading
 
 from ... import __version__
 from ...runtime import settings
+from ...runtime.capacity import set_switch_interval
 from ...runtime.log_levels import parse_log_level
 from .server import STANDALONE_REPORTS_DIR, WebSocketServer
 
@@ -129,6 +130,7 @@ def _build_parser() -> argparse.ArgumentParser:
     setting("max_message_size", "--max_message_size")
     setting("max_connections", "--max_connections")
     setting("max_buffered", "--max_buffered")
+    setting("switch_interval")
     toggle("handler_reload", "reload")
     toggle("client_conformance")
     add(
@@ -231,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     if remaining:
         _log.warning("ignoring unknown arguments: %s", " ".join(remaining))
     _resolve_against_document_root(options)
+    set_switch_interval(options.switch_interval)
     try:
         server = WebSocketServer(options)
     except Exception as e:  # noqa: BLE001 - a start-up error is one clear line, not a traceback

@@ -36,6 +36,22 @@ from .workers import WorkerPool
 _log = logging.getLogger("mod_pywebsocket.server")
 _access = logging.getLogger("mod_pywebsocket.access")
 
+
+def _load_send_ready():
+    """``_speedups.send_ready`` (a send that keeps the GIL), unless the module was not built."""
+    if os.environ.get("MOD_PYWEBSOCKET_NO_SPEEDUPS"):
+        return None
+    try:
+        from ..._speedups import send_ready  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return None
+    return send_ready
+
+
+_send_ready = _load_send_ready()
+# Bigger writes release the GIL as usual: the kernel's copy of them takes a while.
+QUICK_SEND_MAX = 64 * 1024
+
 # The same TLS 1.2 suites as the appliance's SSLCipherSuite: forward secrecy and AEAD only.
 TLS12_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:!aNULL:!MD5:!SHA1"
 
@@ -90,6 +106,8 @@ class SocketConnection:
 
     def __init__(self, sock: socket.socket, leftover: bytes, remote_addr, local_addr) -> None:
         self._sock = sock
+        # Plain sockets try a send that keeps the GIL first (see _speedups.send_ready).
+        self._quick_send = _send_ready is not None and not isinstance(sock, ssl.SSLSocket)
         self._leftover = leftover
         self.remote_addr = remote_addr
         self.local_addr = local_addr
@@ -118,6 +136,15 @@ class SocketConnection:
     def write(self, data: bytes | bytearray | str) -> None:
         if isinstance(data, str):
             data = data.encode("utf-8")
+        if self._quick_send and len(data) <= QUICK_SEND_MAX:
+            assert _send_ready is not None
+            # fileno() and the send hold the GIL throughout: no other thread can close the
+            # socket (and have its number reused) in between; a closed one is -1, EBADF.
+            sent = _send_ready(self._sock.fileno(), data)
+            if sent == len(data):
+                return
+            if sent:
+                data = memoryview(data)[sent:]
         try:
             self._sock.sendall(data)
         except BlockingIOError:  # SO_SNDTIMEO expired: the peer stopped reading
