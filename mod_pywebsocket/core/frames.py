@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
 
-from . import constants
+from . import accelerators, constants
 from .errors import ProtocolError
 
 _DATA_OPCODES = frozenset({constants.OPCODE_CONTINUATION, constants.OPCODE_TEXT, constants.OPCODE_BINARY})
@@ -64,18 +64,7 @@ def apply_mask_python(data: bytes | bytearray | memoryview, mask: bytes) -> byte
 MaskFunction = Callable[[bytes | bytearray | memoryview, bytes], bytes]
 
 
-def _load_speedups() -> MaskFunction | None:
-    """The C version of apply_mask when it was built, unless MOD_PYWEBSOCKET_NO_SPEEDUPS is set."""
-    if os.environ.get("MOD_PYWEBSOCKET_NO_SPEEDUPS"):
-        return None
-    try:
-        from .._speedups import apply_mask as c_apply_mask  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return None
-    return cast(MaskFunction, c_apply_mask)
-
-
-apply_mask_c = _load_speedups()
+apply_mask_c = cast("MaskFunction | None", accelerators.load("_speedups", "apply_mask"))
 apply_mask: MaskFunction = apply_mask_c or apply_mask_python
 
 
@@ -233,20 +222,35 @@ class FrameParser:
         extra = 0 if large is None else large.header + large.received
         return len(self._buf) - self._pos + extra
 
+    def _declared(self) -> tuple[int, int]:
+        """``(header, length)`` of the frame at the head of the buffer: its header's bytes
+        (mask included) and its payload length. While the length field has not all
+        arrived the length is -1 and ``header`` is the bytes that field needs."""
+        buf, pos = self._buf, self._pos
+        avail = len(buf) - pos
+        if avail < 2:
+            return 2, -1
+        length = buf[pos + 1] & 0x7F
+        header = 2
+        if length == 126:
+            if avail < 4:
+                return 4, -1
+            length = (buf[pos + 2] << 8) | buf[pos + 3]
+            header = 4
+        elif length == 127:
+            if avail < 10:
+                return 10, -1
+            length = int.from_bytes(buf[pos + 2 : pos + 10], "big")
+            header = 10
+        if buf[pos + 1] & 0x80:
+            header += 4
+        return header, length
+
     def frame_length(self) -> int:
         """The payload length the frame in progress declared (0 before its header is in)."""
         if self._large is not None:
             return self._large.length
-        buf, pos = self._buf, self._pos
-        avail = len(buf) - pos
-        if avail < 2:
-            return 0
-        length = buf[pos + 1] & 0x7F
-        if length == 126:
-            return (buf[pos + 2] << 8) | buf[pos + 3] if avail >= 4 else 0
-        if length == 127:
-            return int.from_bytes(buf[pos + 2 : pos + 10], "big") if avail >= 10 else 0
-        return length
+        return max(self._declared()[1], 0)
 
     def needed(self) -> int:
         """The fewest bytes that let the frame at the head of the buffer progress.
@@ -259,24 +263,10 @@ class FrameParser:
         large = self._large
         if large is not None:
             return large.length - large.received
-        buf, pos = self._buf, self._pos
-        avail = len(buf) - pos
-        if avail < 2:
-            return 2 - avail
-        length = buf[pos + 1] & 0x7F
-        header = 2
-        if length == 126:
-            if avail < 4:
-                return 4 - avail
-            length = (buf[pos + 2] << 8) | buf[pos + 3]
-            header = 4
-        elif length == 127:
-            if avail < 10:
-                return 10 - avail
-            length = int.from_bytes(buf[pos + 2 : pos + 10], "big")
-            header = 10
-        if buf[pos + 1] & 0x80:
-            header += 4
+        header, length = self._declared()
+        avail = len(self._buf) - self._pos
+        if length < 0:
+            return header - avail
         return max(0, header + length - avail)
 
     def take_raw(self, n: int) -> bytes:

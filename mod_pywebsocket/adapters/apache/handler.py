@@ -52,6 +52,7 @@ import time
 from mod_python import apache  # type: ignore[import-not-found]
 
 from ...client_conformance.service import builtin_suites
+from ...core import accelerators
 from ...core.handshake import is_websocket_upgrade, parse_allowed_origins
 from ...runtime import flow, registry, settings
 from ...runtime.blocking_stream import StreamOptions
@@ -97,18 +98,7 @@ def _setup_logging() -> None:
 _setup_logging()
 
 
-def _load_native_io():
-    """The C connection I/O (``_apacheio``) when it was built, unless MOD_PYWEBSOCKET_NO_SPEEDUPS is set."""
-    if os.environ.get("MOD_PYWEBSOCKET_NO_SPEEDUPS"):
-        return None
-    try:
-        from ..._apacheio import ConnIO
-    except ImportError:
-        return None
-    return ConnIO
-
-
-_NativeIO = _load_native_io()
+_NativeIO = accelerators.load("_apacheio", "ConnIO")  # the C connection I/O, when built
 
 
 class ApacheConnection:

@@ -24,6 +24,7 @@ from urllib.parse import unquote, urlsplit
 
 from ...client_conformance.service import BASE as CONFORMANCE_BASE
 from ...client_conformance.service import builtin_suites
+from ...core import accelerators
 from ...core.handshake import is_websocket_upgrade, parse_allowed_origins
 from ...runtime import flow, registry, settings
 from ...runtime.blocking_stream import StreamOptions
@@ -37,18 +38,7 @@ _log = logging.getLogger("mod_pywebsocket.server")
 _access = logging.getLogger("mod_pywebsocket.access")
 
 
-def _load_send_ready():
-    """``_speedups.send_ready`` (a send that keeps the GIL), unless the module was not built."""
-    if os.environ.get("MOD_PYWEBSOCKET_NO_SPEEDUPS"):
-        return None
-    try:
-        from ..._speedups import send_ready  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return None
-    return send_ready
-
-
-_send_ready = _load_send_ready()
+_send_ready = accelerators.load("_speedups", "send_ready")  # a send that keeps the GIL, when built
 # Bigger writes release the GIL as usual: the kernel's copy of them takes a while.
 QUICK_SEND_MAX = 64 * 1024
 
