@@ -88,6 +88,9 @@ apache_pid=
 deadline_pid=
 stop() {
     [ -n "$deadline_pid" ] && return  # a second SIGTERM changes nothing
+    # The deadline counts from the signal, on the clock: a loop of `sleep 0.1` drifted
+    # by up to 2 s on a loaded CI machine (each turn forks).
+    local deadline=$(( ${EPOCHREALTIME/./} + WS_STOP_TIMEOUT * 1000000 ))
     if [ "$WS_ROLE" = balancer ]; then
         log "stopping: no new connections; open ones get up to ${WS_STOP_TIMEOUT}s (a graceful stop)"
     else
@@ -96,22 +99,29 @@ stop() {
         sleep 0.5
     fi
     [ -n "$apache_pid" ] && kill -WINCH "$apache_pid" 2>/dev/null || true
-    enforce_deadline "$(( WS_STOP_TIMEOUT * 10 - 5 ))" &
+    enforce_deadline "$deadline" &
     deadline_pid=$!
 }
-# After $1 tenths of a second: end whatever of Apache still runs (children first, so
-# that the parent, which only waits for them, exits by itself).
+# At $1 (microseconds since the epoch): end whatever of Apache still runs. The children
+# are killed first; then the parent gets SIGTERM, which wakes it from its graceful
+# stop's one-second sleep (it would otherwise notice them gone only then), and SIGKILL
+# if it is still there 0.5 s later.
 enforce_deadline() {
-    local tenths=$1 children
-    while [ "$tenths" -gt 0 ] && kill -0 "$apache_pid" 2>/dev/null; do
-        sleep 0.1; tenths=$(( tenths - 1 ))
+    local deadline=$1 children
+    while [ "${EPOCHREALTIME/./}" -lt "$deadline" ] && kill -0 "$apache_pid" 2>/dev/null; do
+        sleep 0.1
     done
     kill -0 "$apache_pid" 2>/dev/null || return 0
     children=$(cat /proc/"$apache_pid"/task/*/children 2>/dev/null || true)
     log "stop deadline (${WS_STOP_TIMEOUT}s) reached: ending the handlers still running (workers ${children:-none})"
     touch "$WS_RUN_DIR/deadline"
     [ -n "$children" ] && kill -KILL $children 2>/dev/null || true
-    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$apache_pid" 2>/dev/null || return 0; sleep 0.1; done
+    kill -TERM "$apache_pid" 2>/dev/null || true
+    deadline=$(( ${EPOCHREALTIME/./} + 500000 ))
+    while [ "${EPOCHREALTIME/./}" -lt "$deadline" ]; do
+        kill -0 "$apache_pid" 2>/dev/null || return 0
+        sleep 0.05
+    done
     kill -KILL "$apache_pid" 2>/dev/null || true
 }
 trap stop TERM INT
