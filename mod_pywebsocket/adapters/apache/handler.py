@@ -188,9 +188,10 @@ _dispatchers_lock = threading.Lock()
 _limits: tuple[Capacity, BufferBudget] | None = None
 
 
-def _process_limits(values) -> tuple[Capacity, BufferBudget]:
-    """The process's WebSocket slots and buffer budget: one of each, whatever the option
-    sets (they share the process's threads and memory)."""
+def _set_up_process(values) -> tuple[Capacity, BufferBudget]:
+    """What the whole process shares, set from the first option set it sees: its
+    WebSocket slots and buffer budget (one of each: they share the process's threads
+    and memory) and the interpreter's switch interval."""
     global _limits
     if _limits is None:
         budget = BufferBudget(settings.max_buffered(values), "WS_MAX_BUFFERED")
@@ -224,7 +225,7 @@ def _configure(options) -> tuple[Dispatcher, StreamOptions, Capacity]:
             reload=values["handler_reload"],
             builtin_suites=builtins,
         )
-        capacity, budget = _process_limits(values)
+        capacity, budget = _set_up_process(values)
         stream_options = StreamOptions(
             max_message_size=values["max_message_size"],
             allowed_origins=parse_allowed_origins(values["allowed_origins"]),
