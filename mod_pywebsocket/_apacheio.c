@@ -17,6 +17,14 @@
  * that finds nothing waits for the socket in poll() without the lock, letting a
  * writer through. HTTP/2 streams (no socket of their own) read blocking, as before.
  *
+ * On plain TCP the filters do nothing a WebSocket needs once they are empty: the core
+ * input filter's read is a non-blocking recv() that ends in EAGAIN, a poll(), the
+ * recv(), and another recv() for EAGAIN again (it is greedy); the core output filter's
+ * write is a writev(). So once a read found the input filters empty, reads recv() on
+ * the socket (holding the GIL while data is there); once a flushed pass emptied the
+ * output filters, writes up to QUICK_SEND_MAX send() on it under the lock, and what
+ * the kernel does not take goes down the filters as before. TLS keeps the filters.
+ *
  * It needs Apache's and APR's symbols, which only the httpd process has, so it
  * imports only under mod_python; the adapter falls back to mod_python's calls
  * when it is missing or MOD_PYWEBSOCKET_NO_SPEEDUPS is set.
@@ -26,6 +34,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -33,6 +42,7 @@
 #include <apr_portable.h>
 #include <apr_strings.h>
 #include <http_core.h>
+#include <http_ssl.h>
 #include <httpd.h>
 #include <util_filter.h>
 
@@ -46,6 +56,9 @@ typedef struct {
     int closed;
     int skip_eos;             /* HTTP/2: the first EOS ends the internal request's body, not the stream */
     int fd;                   /* the client socket, polled while no data is ready; -1: block in Apache */
+    int plain;                /* fd is plain TCP (no TLS): reads and writes may skip the filters */
+    int direct_in;            /* plain, and the input filters hold nothing: recv() on fd */
+    int direct_out;           /* plain, and a flushed pass emptied the output filters: send() on fd */
     int timeout_ms;           /* Apache's Timeout: how long a read waits */
     int read_timeout_ms;      /* set_read_timeout(): a shorter wait for reads; -1: none */
     pthread_mutex_t lock;     /* one thread at a time in the connection's filters */
@@ -99,6 +112,8 @@ static int connio_init(ConnIO *self, PyObject *args, PyObject *kwds) {
         if (sock != NULL && apr_os_sock_get(&fd, sock) == APR_SUCCESS)
             self->fd = fd;
     }
+    self->plain = self->fd >= 0 && !ap_ssl_conn_is_ssl(self->c) && getenv("MOD_PYWEBSOCKET_NO_DIRECT_IO") == NULL;
+    self->direct_in = self->direct_out = 0;
     /* With a socket, every pass through the filters (a read's or a write's) holds the
      * lock, so writes can share the connection's bucket allocator. Without one (HTTP/2),
      * a read blocks inside the filters without the lock, so writes get an allocator of
@@ -159,6 +174,37 @@ static apr_status_t wait_readable(ConnIO *self) {
     }
 }
 
+/* A direct read's recv(), retried on EINTR: bytes, 0 at the end, -1 with errno. */
+static ssize_t recv_now(int fd, char *dest, Py_ssize_t n) {
+    ssize_t r;
+    do
+        r = recv(fd, dest, (size_t)n, MSG_DONTWAIT);
+    while (r < 0 && errno == EINTR);
+    return r;
+}
+
+/* A direct read that found nothing: wait for the socket (the GIL released), then recv(). */
+static apr_status_t direct_read_waiting(ConnIO *self, char *dest, Py_ssize_t n, Py_ssize_t *got, int *eos) {
+    for (;;) {
+        apr_status_t rv = wait_readable(self);
+        if (rv == APR_SUCCESS && self->closed)
+            rv = APR_ECONNABORTED; /* the request ended while this thread waited */
+        if (rv != APR_SUCCESS)
+            return rv;
+        ssize_t r = recv_now(self->fd, dest, n);
+        if (r > 0) {
+            *got = r;
+            return APR_SUCCESS;
+        }
+        if (r == 0) {
+            *eos = 1;
+            return APR_EOF;
+        }
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return APR_FROM_OS_ERROR(errno);
+    }
+}
+
 /* read(n) -> up to n bytes; b"" at the end of the stream. */
 static PyObject *connio_read(ConnIO *self, PyObject *arg) {
     Py_ssize_t n = PyLong_AsSsize_t(arg);
@@ -176,6 +222,22 @@ static PyObject *connio_read(ConnIO *self, PyObject *arg) {
     Py_ssize_t got = 0;
     int eos = 0;
     apr_status_t rv = APR_SUCCESS;
+
+    if (self->direct_in) {
+        ssize_t r = recv_now(self->fd, dest, n); /* the GIL held: data is often there already */
+        if (r > 0) {
+            got = r;
+        } else if (r == 0) {
+            eos = 1;
+        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            Py_BEGIN_ALLOW_THREADS
+            rv = direct_read_waiting(self, dest, n, &got, &eos);
+            Py_END_ALLOW_THREADS
+        } else {
+            rv = APR_FROM_OS_ERROR(errno);
+        }
+        goto done;
+    }
 
     Py_BEGIN_ALLOW_THREADS
     if (self->fd < 0 && self->read_timeout_ms >= 0) {
@@ -206,8 +268,12 @@ static PyObject *connio_read(ConnIO *self, PyObject *arg) {
             pthread_mutex_lock(&self->lock);
             rv = fetch(self, dest, n, &got, &eos, APR_NONBLOCK_READ);
             pthread_mutex_unlock(&self->lock);
-            if (got > 0 || eos || (rv != APR_SUCCESS && !APR_STATUS_IS_EAGAIN(rv)))
+            if (got > 0 || eos || (rv != APR_SUCCESS && !APR_STATUS_IS_EAGAIN(rv))) {
+                /* Short of n: the core input filter read until EAGAIN and kept nothing. */
+                if (self->plain && got > 0 && got < n && rv == APR_SUCCESS && !eos)
+                    self->direct_in = 1;
                 break;
+            }
             rv = wait_readable(self);
             if (rv == APR_SUCCESS && self->closed)
                 rv = APR_ECONNABORTED; /* the request ended while this thread waited */
@@ -217,6 +283,7 @@ static PyObject *connio_read(ConnIO *self, PyObject *arg) {
     }
     Py_END_ALLOW_THREADS
 
+done:
     if (got == 0) {
         Py_DECREF(result);
         if (eos || APR_STATUS_IS_EOF(rv))
@@ -238,6 +305,8 @@ static apr_status_t pass_flushed(ConnIO *self, const Py_buffer *view) {
     apr_brigade_cleanup(self->out);
     if (rv == APR_SUCCESS && c->aborted)
         rv = APR_ECONNABORTED;
+    if (rv == APR_SUCCESS && self->plain)
+        self->direct_out = 1; /* flushed: the output filters hold nothing now */
     return rv;
 }
 
@@ -251,6 +320,9 @@ static apr_status_t pass_flushed(ConnIO *self, const Py_buffer *view) {
  * socket without room, or a reader inside the filters: the GIL is released as before.
  */
 #define QUICK_WRITE_MAX 2048
+/* Direct writes (plain TCP) up to this size keep the GIL: send() copies them into the
+ * socket buffer or takes what fits, and never waits (the standalone server's limit). */
+#define QUICK_SEND_MAX 65536
 
 static int socket_has_room(int fd) {
     struct pollfd p = {.fd = fd, .events = POLLOUT};
@@ -273,7 +345,27 @@ static PyObject *connio_write(ConnIO *self, PyObject *arg) {
     if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0)
         return NULL;
     apr_status_t rv;
-    if (self->fd >= 0 && view.len <= QUICK_WRITE_MAX && socket_has_room(self->fd) &&
+    if (self->direct_out && view.len <= QUICK_SEND_MAX && pthread_mutex_trylock(&self->lock) == 0) {
+        ssize_t sent;
+        do
+            sent = send(self->fd, view.buf, (size_t)view.len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        while (sent < 0 && errno == EINTR);
+        if (sent == view.len) {
+            rv = APR_SUCCESS;
+        } else {
+            /* What the kernel did not take goes down the filters, which wait for room (or
+             * report the socket's error as they always have). */
+            Py_buffer rest = view;
+            if (sent > 0) {
+                rest.buf = (char *)view.buf + sent;
+                rest.len = view.len - sent;
+            }
+            Py_BEGIN_ALLOW_THREADS
+            rv = pass_flushed(self, &rest);
+            Py_END_ALLOW_THREADS
+        }
+        pthread_mutex_unlock(&self->lock);
+    } else if (self->fd >= 0 && view.len <= QUICK_WRITE_MAX && socket_has_room(self->fd) &&
         pthread_mutex_trylock(&self->lock) == 0) {
         rv = pass_flushed(self, &view);
         pthread_mutex_unlock(&self->lock);

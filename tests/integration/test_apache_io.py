@@ -1,8 +1,10 @@
 """The Apache adapter's two I/O paths: the native ``_apacheio`` module and mod_python's calls.
 
 The image builds ``_apacheio``; ``MOD_PYWEBSOCKET_NO_SPEEDUPS=1`` makes the
-adapter fall back to ``conn.read``/``req.write``. Both must behave the same,
-and the native path must not grow a connection's memory per message.
+adapter fall back to ``conn.read``/``req.write``. On plain TCP the native path
+reads and writes the socket itself once Apache's filters hold nothing
+(``MOD_PYWEBSOCKET_NO_DIRECT_IO=1`` keeps it in the filters). All must behave the
+same, and the native path must not grow a connection's memory per message.
 """
 
 from __future__ import annotations
@@ -13,12 +15,16 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from mod_pywebsocket.core.frames import build_frame
+
 from ..servers import EXAMPLES, start_appliance
+from .rawhttp import RawWebSocket, build_request
 
 pytestmark = pytest.mark.integration
 
 PATHS = {
     "native": ({}, "connection I/O: native (_apacheio)"),
+    "filters": ({"MOD_PYWEBSOCKET_NO_DIRECT_IO": "1"}, "connection I/O: native (_apacheio)"),
     "mod_python": ({"MOD_PYWEBSOCKET_NO_SPEEDUPS": "1"}, "connection I/O: mod_python's conn.read/req.write"),
 }
 
@@ -50,10 +56,34 @@ def test_echo_ping_and_close_on_both_io_paths(appliance, scheme):
     assert expected_log in appliance.logs()
 
 
+@pytest.mark.parametrize("scheme", ["ws", "wss"])
+def test_frames_sent_with_the_handshake_come_back_in_order(appliance, scheme):
+    """The handshake and 200 frames in one write: Apache's filters read part of them with
+    the request head, the rest comes from the socket (where the native path reads it
+    itself): every echo, in order, then the close."""
+    texts = [f"{i}:" + "x" * (i * 37 % 3000) for i in range(200)]
+    frames = b"".join(build_frame(0x1, t.encode(), mask=True) for t in texts)
+    with appliance.open_socket(scheme, timeout=20) as sock:
+        ws = RawWebSocket(sock)
+        sock.sendall(build_request("/echo") + frames + build_frame(0x8, b"\x03\xe8", mask=True))
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += sock.recv(4096)
+        status, rest = head.split(b"\r\n\r\n", 1)
+        assert status.startswith(b"HTTP/1.1 101"), status
+        ws.parser.feed(rest)
+        echoed = [ws.read_frame() for _ in texts]
+        assert [p.decode() for _, p in echoed] == texts
+        assert ws.read_frame() == (0x8, b"\x03\xe8")
+
+
 def test_native_io_keeps_a_long_connection_flat(appliance):
-    """mod_python allocates per call in the connection's pool; the native path must not."""
-    if appliance.io_path != "native":
+    """mod_python allocates per call in the connection's pool; the native brigades (TLS, HTTP/2,
+    and plain TCP with direct I/O off) must not."""
+    if appliance.io_path == "mod_python":
         pytest.skip("the fallback is known to grow (about 63 bytes per message); the benchmark's (h) shows it")
+    if appliance.io_path == "native":
+        pytest.skip("plain TCP: direct recv()/send() take nothing from Apache's pools; 'filters' runs the brigades")
 
     with connect(appliance.url("ws", "/echo"), compression=None) as ws:
         for _ in range(5_000):
