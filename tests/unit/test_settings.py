@@ -85,6 +85,24 @@ def test_the_same_bad_value_is_refused_by_every_entry_point(capsys):
     assert "must be a positive number" in capsys.readouterr().err
 
 
+def test_compose_passes_every_documented_setting_through():
+    """A WS_* variable the configuration table documents reaches the container under compose
+    (WS_MAX_BUFFERED and WS_SWITCH_INTERVAL were documented and silently dropped)."""
+    table = (ROOT / "docs" / "configuration.md").read_text()
+    documented = set(re.findall(r"^\| `(WS_[A-Z0-9_]+)`", table, re.M))
+    compose = (ROOT / "docker-compose.yml").read_text()
+    service = compose[compose.index("  mod_pywebsocket:") : compose.index("  replica1:")]
+    passed = set(re.findall(r"^\s+(WS_[A-Z0-9_]+):", service, re.M))
+    inside = {"WS_TLS_DIR", "WS_RUN_DIR", "WS_LISTEN_HTTP", "WS_ROLE"}  # the ports and mounts rely on them
+    compose_only = {"WS_BIND", "WS_HANDLERS"}  # read by compose itself, in its ports and volumes
+    assert documented - inside - compose_only - passed == set()
+    replica = compose[compose.index("  replica1:") : compose.index("  balancer:")]
+    assert passed - {"WS_HANDLER_ROOT"} - set(re.findall(r"^\s+(WS_[A-Z0-9_]+):", replica, re.M)) <= {
+        "WS_REPORTS_DIR", "WS_CLIENT_CONFORMANCE", "WS_HTTP2", "WS_TLS_SESSION_TICKETS", "WS_TLS_EXTRA_SAN",
+        "WS_SERVER_NAME", "WS_DOCUMENT_ROOT",
+    }  # fmt: skip
+
+
 def test_compose_and_the_entrypoint_restate_no_default():
     compose = (ROOT / "docker-compose.yml").read_text()
     restated = re.findall(r"^\s+(WS_[A-Z0-9_]+): \"\$\{\1:-", compose, re.M)
