@@ -160,13 +160,14 @@ static apr_status_t fetch(ConnIO *self, char *dest, Py_ssize_t n, Py_ssize_t *go
     return rv;
 }
 
-/* Wait until the socket is readable (or Timeout passes), holding no lock. */
+/* Wait until the socket is readable (or Timeout passes), holding no lock; ECONNABORTED
+ * if the request ended while this thread waited. */
 static apr_status_t wait_readable(ConnIO *self) {
     struct pollfd p = {.fd = self->fd, .events = POLLIN};
     for (;;) {
         int ready = poll(&p, 1, self->read_timeout_ms >= 0 ? self->read_timeout_ms : self->timeout_ms);
         if (ready > 0)
-            return APR_SUCCESS;
+            return self->closed ? APR_ECONNABORTED : APR_SUCCESS;
         if (ready == 0)
             return APR_TIMEUP;
         if (errno != EINTR)
@@ -174,35 +175,22 @@ static apr_status_t wait_readable(ConnIO *self) {
     }
 }
 
-/* A direct read's recv(), retried on EINTR: bytes, 0 at the end, -1 with errno. */
-static ssize_t recv_now(int fd, char *dest, Py_ssize_t n) {
+/* One recv() on the socket for a direct read: the bytes in *got, the end in *eos
+ * (APR_EOF), or the error (EAGAIN when nothing is there yet). */
+static apr_status_t recv_now(ConnIO *self, char *dest, Py_ssize_t n, Py_ssize_t *got, int *eos) {
     ssize_t r;
     do
-        r = recv(fd, dest, (size_t)n, MSG_DONTWAIT);
+        r = recv(self->fd, dest, (size_t)n, MSG_DONTWAIT);
     while (r < 0 && errno == EINTR);
-    return r;
-}
-
-/* A direct read that found nothing: wait for the socket (the GIL released), then recv(). */
-static apr_status_t direct_read_waiting(ConnIO *self, char *dest, Py_ssize_t n, Py_ssize_t *got, int *eos) {
-    for (;;) {
-        apr_status_t rv = wait_readable(self);
-        if (rv == APR_SUCCESS && self->closed)
-            rv = APR_ECONNABORTED; /* the request ended while this thread waited */
-        if (rv != APR_SUCCESS)
-            return rv;
-        ssize_t r = recv_now(self->fd, dest, n);
-        if (r > 0) {
-            *got = r;
-            return APR_SUCCESS;
-        }
-        if (r == 0) {
-            *eos = 1;
-            return APR_EOF;
-        }
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return APR_FROM_OS_ERROR(errno);
+    if (r > 0) {
+        *got = r;
+        return APR_SUCCESS;
     }
+    if (r == 0) {
+        *eos = 1;
+        return APR_EOF;
+    }
+    return APR_FROM_OS_ERROR(errno);
 }
 
 /* read(n) -> up to n bytes; b"" at the end of the stream. */
@@ -224,17 +212,15 @@ static PyObject *connio_read(ConnIO *self, PyObject *arg) {
     apr_status_t rv = APR_SUCCESS;
 
     if (self->direct_in) {
-        ssize_t r = recv_now(self->fd, dest, n); /* the GIL held: data is often there already */
-        if (r > 0) {
-            got = r;
-        } else if (r == 0) {
-            eos = 1;
-        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        rv = recv_now(self, dest, n, &got, &eos); /* the GIL held: data is often there already */
+        if (APR_STATUS_IS_EAGAIN(rv)) {
             Py_BEGIN_ALLOW_THREADS
-            rv = direct_read_waiting(self, dest, n, &got, &eos);
+            do {
+                rv = wait_readable(self);
+                if (rv == APR_SUCCESS)
+                    rv = recv_now(self, dest, n, &got, &eos);
+            } while (APR_STATUS_IS_EAGAIN(rv));
             Py_END_ALLOW_THREADS
-        } else {
-            rv = APR_FROM_OS_ERROR(errno);
         }
         goto done;
     }
@@ -275,8 +261,6 @@ static PyObject *connio_read(ConnIO *self, PyObject *arg) {
                 break;
             }
             rv = wait_readable(self);
-            if (rv == APR_SUCCESS && self->closed)
-                rv = APR_ECONNABORTED; /* the request ended while this thread waited */
             if (rv != APR_SUCCESS)
                 break;
         }

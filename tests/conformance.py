@@ -49,10 +49,11 @@ def run_kosoku(url: str, cases: list[str], skip: list[str], outdir: Path, parall
     command = [kosoku, "-p", str(parallelism), "-o", str(outdir)]
     for case in cases:
         command += ["-i", case]
+    left_out = [f"-x ({len(skip)} cases)"] if skip else []
+    print("$", " ".join([*command, *left_out, url]), flush=True)
     for case in skip:
         command += ["-x", case]
     command.append(url)
-    print("$", " ".join(command[: command.index("-x")] + ["-x", "..."] if skip else command), flush=True)
     started = time.monotonic()
     # kosoku exits 1 when any case is not OK (UNIMPLEMENTED included): judge from the report instead.
     result = subprocess.run(command, capture_output=True, text=True, timeout=1800)

@@ -18,7 +18,7 @@ from websockets.sync.client import connect
 from mod_pywebsocket.core.frames import build_frame
 
 from ..servers import EXAMPLES, start_appliance
-from .rawhttp import RawWebSocket, build_request
+from .rawhttp import RawWebSocket, build_request, send_raw
 
 pytestmark = pytest.mark.integration
 
@@ -65,13 +65,9 @@ def test_frames_sent_with_the_handshake_come_back_in_order(appliance, scheme):
     frames = b"".join(build_frame(0x1, t.encode(), mask=True) for t in texts)
     with appliance.open_socket(scheme, timeout=20) as sock:
         ws = RawWebSocket(sock)
-        sock.sendall(build_request("/echo") + frames + build_frame(0x8, b"\x03\xe8", mask=True))
-        head = b""
-        while b"\r\n\r\n" not in head:
-            head += sock.recv(4096)
-        status, rest = head.split(b"\r\n\r\n", 1)
-        assert status.startswith(b"HTTP/1.1 101"), status
-        ws.parser.feed(rest)
+        response = send_raw(sock, build_request("/echo") + frames + build_frame(0x8, b"\x03\xe8", mask=True))
+        assert response.status == 101, response.raw[:300]
+        ws.parser.feed(response.raw.split(b"\r\n\r\n", 1)[1])
         echoed = [ws.read_frame() for _ in texts]
         assert [p.decode() for _, p in echoed] == texts
         assert ws.read_frame() == (0x8, b"\x03\xe8")
