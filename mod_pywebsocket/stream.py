@@ -7,6 +7,12 @@ below keep the names handlers written for pywebsocket import from here.
 
 from __future__ import annotations
 
+import logging
+import os
+import struct
+from collections import deque  # noqa: F401 - pywebsocket3's stream module has the name
+
+from . import common, util
 from .core import constants
 from .core.errors import (
     BadOperationException,
@@ -16,7 +22,15 @@ from .core.errors import (
     MessageTooBigException,
     UnsupportedFrameException,
 )
-from .core.frames import Frame, build_frame, create_header, create_length_header, encode_close_body
+from .core.frames import (
+    FragmentedFrameBuilder,
+    Frame,
+    apply_mask,
+    build_filtered_frame,
+    create_header,
+    create_length_header,
+    encode_close_body,
+)
 from .runtime.blocking_stream import (
     DEFAULT_MAX_MESSAGE_SIZE,
     DEFAULT_READ_SIZE,
@@ -32,6 +46,7 @@ __all__ = [
     "MAX_READ_SIZE",
     "BadOperationException",
     "ConnectionTerminatedException",
+    "FragmentedFrameBuilder",
     "Frame",
     "InvalidFrameException",
     "InvalidUTF8Exception",
@@ -48,7 +63,10 @@ __all__ = [
     "create_pong_frame",
     "create_text_frame",
     "default_passive_closing_handshake",
+    "parse_frame",
 ]
+
+_NOOP_MASKER = util.NoopMasker()
 
 
 # -- frame builders kept for handlers and test clients written for pywebsocket --
@@ -58,26 +76,72 @@ def create_closing_handshake_body(code: int | None, reason: str | bytes) -> byte
     return encode_close_body(code, reason or "")
 
 
+def _build_frame(header: bytes, body: bytes, mask: bool) -> bytes:
+    """``header`` then ``body``, masked with a fresh key when ``mask``."""
+    if not mask:
+        return header + body
+    key = os.urandom(4)
+    return header + key + apply_mask(body, key)
+
+
+def _filter_and_format_frame_object(frame: Frame, mask: bool, frame_filters) -> bytes:
+    return build_filtered_frame(frame, mask, list(frame_filters))
+
+
+def _create_control_frame(opcode: int, body: bytes, mask: bool, frame_filters) -> bytes:
+    frame = Frame(1, 0, 0, 0, opcode, bytes(body))
+    for frame_filter in frame_filters:
+        frame_filter.filter(frame)
+    if len(frame.payload) > 125:
+        raise BadOperationException("a control frame's payload must be 125 bytes or fewer")
+    return build_filtered_frame(frame, mask, [])
+
+
+def parse_frame(receive_bytes, logger=None, ws_version: int = constants.VERSION_HYBI_LATEST, unmask_receive=True):
+    """Read one frame with ``receive_bytes(n)`` (exactly ``n`` bytes each call) and return
+    ``(opcode, payload, fin, rsv1, rsv2, rsv3)``, unmasked: pywebsocket's parser for test
+    clients. InvalidFrameException when the mask bit is not what ``unmask_receive`` asks."""
+    logger = logger or logging.getLogger(__name__)
+    first, second = struct.unpack("!BB", receive_bytes(2))
+    masked = bool(second & 0x80)
+    if masked != bool(unmask_receive):
+        raise InvalidFrameException("the frame's mask bit does not match the masking configuration")
+    length = second & 0x7F
+    if length == 127:
+        length = struct.unpack("!Q", receive_bytes(8))[0]
+        if length >> 63:
+            raise InvalidFrameException("extended payload length >= 2^63")
+    elif length == 126:
+        length = struct.unpack("!H", receive_bytes(2))[0]
+    key = receive_bytes(4) if masked else None
+    payload = receive_bytes(length) if length else b""
+    if key is not None:
+        payload = apply_mask(payload, key)
+    logger.log(common.LOGLEVEL_FINE, "received a frame: opcode %#x, %d bytes", first & 0x0F, length)
+    return first & 0x0F, payload, first >> 7, (first >> 6) & 1, (first >> 5) & 1, (first >> 4) & 1
+
+
 def create_text_frame(
     message: str | bytes, opcode: int = constants.OPCODE_TEXT, fin: int = 1, mask: bool = False, frame_filters=()
 ) -> bytes:
     payload = message.encode("utf-8") if isinstance(message, str) else message
-    return build_frame(opcode, payload, fin=bool(fin), mask=mask)
+    return create_binary_frame(payload, opcode, fin, mask, frame_filters)
 
 
 def create_binary_frame(
     message: bytes, opcode: int = constants.OPCODE_BINARY, fin: int = 1, mask: bool = False, frame_filters=()
 ) -> bytes:
-    return build_frame(opcode, bytes(message), fin=bool(fin), mask=mask)
+    frame = Frame(int(fin), 0, 0, 0, opcode, bytes(message))
+    return _filter_and_format_frame_object(frame, mask, frame_filters)
 
 
 def create_ping_frame(body: bytes, mask: bool = False, frame_filters=()) -> bytes:
-    return build_frame(constants.OPCODE_PING, body, mask=mask)
+    return _create_control_frame(constants.OPCODE_PING, body, mask, frame_filters)
 
 
 def create_pong_frame(body: bytes, mask: bool = False, frame_filters=()) -> bytes:
-    return build_frame(constants.OPCODE_PONG, body, mask=mask)
+    return _create_control_frame(constants.OPCODE_PONG, body, mask, frame_filters)
 
 
 def create_close_frame(body: bytes, mask: bool = False, frame_filters=()) -> bytes:
-    return build_frame(constants.OPCODE_CLOSE, body, mask=mask)
+    return _create_control_frame(constants.OPCODE_CLOSE, body, mask, frame_filters)

@@ -23,7 +23,7 @@ import threading
 from urllib.parse import parse_qs
 
 from ..core import constants
-from ..core.deflate import PerMessageDeflate
+from ..core.deflate import PerMessageDeflate, PerMessageDeflateExtensionProcessor
 from ..runtime.handler_files import HandlerSuite
 from . import cases
 from .case import Case, DeflateOffer
@@ -162,7 +162,7 @@ class ClientConformance:
     def _negotiate(self, request) -> None:
         """runCase's handshake: permessage-deflate as the case chooses among the client's offers."""
         processors = [
-            p for p in request.ws_extension_processors or () if p.name() == constants.PERMESSAGE_DEFLATE_EXTENSION
+            p for p in request.ws_extension_processors or () if isinstance(p, PerMessageDeflateExtensionProcessor)
         ]
         _no_extensions(request)
         try:
@@ -177,6 +177,7 @@ class ClientConformance:
             return
         processor = processors[offers.index(accept.offer)]
         processor.set_active(True)
+        processor.rfc_parameters = True  # the cases decide, whatever the server's profile
         if accept.client_no_context_takeover:
             processor.set_client_no_context_takeover(True)
         if accept.client_max_window_bits is not None:

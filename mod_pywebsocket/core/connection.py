@@ -28,20 +28,27 @@ from __future__ import annotations
 
 import enum
 import os
+from collections.abc import Callable
 
 from . import constants
 from .deflate import PerMessageDeflate
 from .errors import BadOperationException
 from .frames import (
     MAX_CONTROL_PAYLOAD,
+    Frame,
     FrameParser,
     apply_mask,
+    build_filtered_frame,
     build_frame,
     build_frame_parts,
     create_header,
     encode_close_body,
+    parse_close_body_leniently,
 )
 from .messages import Close, Event, MessageAssembler
+
+#: Changes a frame about to be sent in place (pywebsocket's outgoing frame filters).
+FrameFilter = Callable[[Frame], None]
 
 DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024
 # Close codes an endpoint may not send (1005, 1006 and 1015 are for reporting only).
@@ -91,9 +98,20 @@ class ServerConnection:
         require_mask: bool = True,
         mask_send: bool = False,
         deflate: PerMessageDeflate | None = None,
+        pywebsocket3_rules: bool = False,
     ) -> None:
+        """``pywebsocket3_rules``: answer as pywebsocket3 did where it and RFC 6455 differ
+        (reserved bits and opcodes fail with 1003, a control frame between fragments with
+        1002, any close code and reason is taken); see ``runtime.compat``."""
         self._parser = FrameParser(require_mask=require_mask, max_payload=max_message_size)
         self._assembler = MessageAssembler(max_message_size)
+        if pywebsocket3_rules:
+            self._parser.reserved_code = constants.STATUS_UNSUPPORTED_DATA
+            self._assembler.controls_between_fragments = False
+            self._assembler.strict_close = False
+        # Set when an extension installed pywebsocket-style frame filters: every frame
+        # we send goes through it before it is serialised.
+        self.outgoing_frame_filter: FrameFilter | None = None
         self._deflate = deflate
         if deflate is not None:
             self._parser.allow_rsv1 = True
@@ -132,6 +150,20 @@ class ServerConnection:
     def take_raw(self, n: int) -> bytes:
         """Up to ``n`` received bytes not parsed yet (for handlers that read raw)."""
         return self._parser.take_raw(n)
+
+    def next_frame_unchecked(self) -> Frame | None:
+        """The next frame as it came (masking and size checked, nothing else), or None
+        until more bytes arrive: for handlers that read raw frames. The frame bypasses
+        message assembly; a close among them is reported with ``record_close``."""
+        return self._parser.next_frame(checked=False)
+
+    def record_close(self, payload: bytes) -> Close:
+        """A close frame's body that a handler read itself: parsed as pywebsocket3 did
+        (any code; only a 1-byte body is an error), and the close counts as received."""
+        code, reason = parse_close_body_leniently(payload)
+        self.close_received = True
+        self.close_code, self.close_reason = code, reason
+        return Close(code, reason, payload)
 
     def next_event(self) -> Event | None:
         """The next event in what was received, or None until more bytes arrive.
@@ -174,6 +206,8 @@ class ServerConnection:
         self._sending_opcode = None if end else opcode
         frame_opcode = opcode if first else constants.OPCODE_CONTINUATION
         rsv1 = self._compressing and first
+        if self.outgoing_frame_filter is not None:
+            return self._filtered(Frame(int(end), int(rsv1), 0, 0, frame_opcode, payload)), b""
         if self._mask_send:
             return build_frame(frame_opcode, payload, fin=end, rsv1=rsv1, mask=True), b""
         return build_frame_parts(frame_opcode, payload, fin=end, rsv1=rsv1)
@@ -181,7 +215,22 @@ class ServerConnection:
     def _control(self, opcode: int, payload: bytes) -> bytes:
         if len(payload) > MAX_CONTROL_PAYLOAD:
             raise BadOperationException("a control frame's payload must be 125 bytes or fewer")
+        if self.outgoing_frame_filter is not None:
+            return self._filtered(Frame(1, 0, 0, 0, opcode, payload))
         return build_frame(opcode, payload, mask=self._mask_send)
+
+    def _filtered(self, frame: Frame) -> bytes:
+        """``frame`` after the outgoing frame filter, serialised."""
+        assert self.outgoing_frame_filter is not None
+        self.outgoing_frame_filter(frame)
+        return build_filtered_frame(frame, self._mask_send, [])
+
+    def inflate(self, payload: bytes) -> bytes:
+        """A whole compressed message (RSV1 on its one frame) that a handler read itself,
+        inflated within the size limit; the payload as it is without permessage-deflate."""
+        if self._deflate is None:
+            return payload
+        return self._deflate.decompress(payload, True, self._assembler.max_message_size)
 
     def send_ping(self, body: bytes = b"") -> bytes:
         self._check_can_send("send_ping")
@@ -196,7 +245,7 @@ class ServerConnection:
         self._check_can_send("close")
         body = close_body(code, reason)
         self.close_sent = True
-        return build_frame(constants.OPCODE_CLOSE, body, mask=self._mask_send)
+        return self._control(constants.OPCODE_CLOSE, body)
 
     def fail(self, code: int, reason: str = "") -> bytes:
         """Fail the connection (RFC 6455 7.1.7): the close to send (none if ours went already)."""
@@ -205,7 +254,7 @@ class ServerConnection:
             return b""
         self.close_sent = True
         body = encode_close_body(code, _truncate_utf8(reason, MAX_CONTROL_PAYLOAD - 2))
-        return build_frame(constants.OPCODE_CLOSE, body, mask=self._mask_send)
+        return self._control(constants.OPCODE_CLOSE, body)
 
     def send_frame_unchecked(
         self,

@@ -115,6 +115,44 @@ def build_frame_parts(opcode: int, payload: bytes, *, fin: bool = True, rsv1: bo
     return struct.pack("!BBQ", first, 127, n), payload
 
 
+class FragmentedFrameBuilder:
+    """pywebsocket's builder of a message's frames: ``build(payload, end, binary)`` gives
+    the next frame's bytes, a continuation after the first, FIN on the last. Each frame
+    goes through ``frame_filters`` (objects with ``filter(frame)``) before it is
+    serialised. Sends of this server do not use it; handlers and test clients do."""
+
+    def __init__(self, mask: bool, frame_filters: list[object] | None = None, encode_utf8: bool = True) -> None:
+        self._mask = mask
+        self._frame_filters = list(frame_filters or ())
+        self._encode_utf8 = encode_utf8
+        self._started = False
+        self._opcode = constants.OPCODE_TEXT
+
+    def build(self, payload_data: bytes | str, end: bool, binary: bool) -> bytes:
+        kind = constants.OPCODE_BINARY if binary else constants.OPCODE_TEXT
+        if self._started and self._opcode != kind:
+            raise ValueError("text and binary fragments mixed in one message")
+        opcode = constants.OPCODE_CONTINUATION if self._started else kind
+        self._opcode = kind
+        self._started = not end
+        if isinstance(payload_data, str) and (self._encode_utf8 or not binary):
+            payload_data = payload_data.encode("utf-8")
+        return build_filtered_frame(Frame(int(bool(end)), 0, 0, 0, opcode, bytes(payload_data)),
+                                    self._mask, self._frame_filters)  # fmt: skip
+
+
+def build_filtered_frame(frame: Frame, mask: bool, frame_filters: list[object]) -> bytes:
+    """``frame`` after each filter's ``filter(frame)``, serialised (masked with ``mask``)."""
+    for frame_filter in frame_filters:
+        frame_filter.filter(frame)  # type: ignore[attr-defined]
+    payload = bytes(frame.payload)
+    header = create_header(frame.opcode, len(payload), frame.fin, frame.rsv1, frame.rsv2, frame.rsv3, mask)
+    if not mask:
+        return header + payload
+    key = os.urandom(4)
+    return header + key + apply_mask(payload, key)
+
+
 # Close codes a peer may put on the wire (RFC 6455 7.4.1 plus the IANA registry).
 def is_valid_close_code(code: int) -> bool:
     return code in (1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014) or (3000 <= code <= 4999)
@@ -150,6 +188,16 @@ def parse_close_body(payload: bytes) -> tuple[int, str | None]:
     except UnicodeDecodeError:
         raise ProtocolError(constants.STATUS_INVALID_FRAME_PAYLOAD_DATA, "close reason is not UTF-8") from None
     return code, reason
+
+
+def parse_close_body_leniently(payload: bytes) -> tuple[int, str | None]:
+    """``parse_close_body`` as pywebsocket3 read a close: any code, the reason decoded with
+    replacement characters; only a 1-byte body is an error (1002)."""
+    if len(payload) == 1:
+        raise ProtocolError(constants.STATUS_PROTOCOL_ERROR, "close frame with a 1-byte body")
+    if not payload:
+        return constants.STATUS_NO_STATUS_RECEIVED, None
+    return int.from_bytes(payload[:2], "big"), payload[2:].decode("utf-8", "replace")
 
 
 #: A frame with a payload this big that has not fully arrived is gathered into a buffer
@@ -200,6 +248,9 @@ class FrameParser:
         self.require_mask = require_mask
         self.max_payload = max_payload
         self.allow_rsv1 = False  # set by permessage-deflate once negotiated
+        # The close code for reserved bits and opcodes: 1002 (RFC 6455 5.2); pywebsocket3
+        # answered 1003 (``runtime.compat``'s pywebsocket3 profile sets it).
+        self.reserved_code = constants.STATUS_PROTOCOL_ERROR
         self._buf = bytearray()
         self._pos = 0
         self._large: _LargePayload | None = None
@@ -275,7 +326,13 @@ class FrameParser:
         self._pos += len(data)
         return data
 
-    def next_frame(self) -> Frame | None:
+    def next_frame(self, checked: bool = True) -> Frame | None:
+        """The next whole frame, or None until more bytes arrive.
+
+        ``checked=False`` is for handlers that read raw frames (pywebsocket's
+        ``_receive_frame``): only the masking rule and the size limit are checked, and
+        a frame with reserved bits or opcodes is handed over as it came.
+        """
         large = self._large
         if large is not None:
             if large.received < large.length:
@@ -304,7 +361,10 @@ class FrameParser:
             header = 10
             if length >> 63:
                 raise ProtocolError(constants.STATUS_PROTOCOL_ERROR, "payload length has its top bit set")
-        self._check_header(b0, b1, opcode, length)
+        if checked:
+            self._check_header(b0, b1, opcode, length)
+        else:
+            self._check_mask_and_size(b1, length)
         masked = b1 & 0x80
         if masked:
             header += 4
@@ -336,7 +396,7 @@ class FrameParser:
     def _check_header(self, b0: int, b1: int, opcode: int, length: int) -> None:
         rsv = b0 & 0x70
         if rsv and (rsv != 0x40 or not self.allow_rsv1):
-            raise ProtocolError(constants.STATUS_PROTOCOL_ERROR, f"reserved bits set: {rsv >> 4:#05b}")
+            raise ProtocolError(self.reserved_code, f"reserved bits set: {rsv >> 4:#05b}")
         if opcode in _CONTROL_OPCODES:
             if not b0 & 0x80:
                 raise ProtocolError(constants.STATUS_PROTOCOL_ERROR, "fragmented control frame")
@@ -345,7 +405,10 @@ class FrameParser:
             if rsv:
                 raise ProtocolError(constants.STATUS_PROTOCOL_ERROR, "reserved bits set on a control frame")
         elif opcode not in _DATA_OPCODES:
-            raise ProtocolError(constants.STATUS_PROTOCOL_ERROR, f"reserved opcode {opcode:#x}")
+            raise ProtocolError(self.reserved_code, f"reserved opcode {opcode:#x}")
+        self._check_mask_and_size(b1, length)
+
+    def _check_mask_and_size(self, b1: int, length: int) -> None:
         if self.require_mask and not b1 & 0x80:
             raise ProtocolError(constants.STATUS_PROTOCOL_ERROR, "client frame is not masked")
         if self.max_payload is not None and length > self.max_payload:

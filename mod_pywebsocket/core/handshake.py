@@ -84,11 +84,21 @@ def parse_token_list(value: str, what: str = "token list") -> list[str]:
 # -- the checks of RFC 6455 section 4.2.1, one per step --------------------
 
 
-def check_request_line(method: str, protocol: str, *, http2: bool = False) -> None:
+def check_request_line(method: Any, protocol: str | None = None, *, http2: bool = False) -> None:
+    """GET, and HTTP/1.1 unless ``http2``. Called as pywebsocket3 did, with the request
+    alone (``check_request_line(request)``), its method and protocol are read from it."""
+    if protocol is None:
+        method, protocol = method.method, method.protocol
     if method != "GET":
         raise HandshakeException(f"method must be GET, not {method!r}")
     if not http2 and protocol != "HTTP/1.1":
         raise HandshakeException(f"protocol must be HTTP/1.1, not {protocol!r}")
+
+
+def check_connection_header(headers: Any) -> None:
+    """``Connection`` lists ``Upgrade`` (HTTP/1.1)."""
+    if not has_token(_headers(headers).get(constants.CONNECTION_HEADER), "upgrade"):
+        raise HandshakeException("Connection header does not contain 'Upgrade'")
 
 
 def check_upgrade_headers(headers: Any, *, http2: bool = False) -> None:
@@ -97,8 +107,8 @@ def check_upgrade_headers(headers: Any, *, http2: bool = False) -> None:
         get_mandatory_header(headers, constants.HOST_HEADER)
     if not is_websocket_upgrade(headers):
         raise HandshakeException("Upgrade header does not contain 'websocket'")
-    if not http2 and not has_token(headers.get(constants.CONNECTION_HEADER), "upgrade"):
-        raise HandshakeException("Connection header does not contain 'Upgrade'")
+    if not http2:
+        check_connection_header(headers)
 
 
 def check_version(headers: Any, name: str = constants.SEC_WEBSOCKET_VERSION_HEADER) -> int:

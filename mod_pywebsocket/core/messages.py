@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from . import constants
 from .errors import ProtocolError
-from .frames import Frame, parse_close_body
+from .frames import Frame, parse_close_body, parse_close_body_leniently
 
 _Utf8Decoder = codecs.getincrementaldecoder("utf-8")
 # inflate(data, final, limit): a compressed payload back to plain bytes, at most ``limit`` of them.
@@ -56,6 +56,10 @@ class MessageAssembler:
     def __init__(self, max_message_size: int | None = None) -> None:
         self.max_message_size = max_message_size
         self.inflate: Inflate | None = None
+        # What RFC 6455 asks (both True); pywebsocket3 failed a control frame between
+        # fragments with 1002 and took any close code and reason (its profile clears both).
+        self.controls_between_fragments = True
+        self.strict_close = True
         self._opcode: int | None = None
         self._compressed = False
         self._texts: list[str] = []  # the decoded pieces of a text message
@@ -81,8 +85,11 @@ class MessageAssembler:
         opcode = frame.opcode
         if frame.fin and not frame.rsv1 and self._opcode is None and opcode in _DATA_OPCODES:
             return self._whole_message(opcode, frame.payload)  # most messages: one plain frame
+        if opcode >= constants.OPCODE_CLOSE and self._opcode is not None and not self.controls_between_fragments:
+            raise ProtocolError(constants.STATUS_PROTOCOL_ERROR, "control frame inside a fragmented message")
         if opcode == constants.OPCODE_CLOSE:
-            code, reason = parse_close_body(frame.payload)
+            parse = parse_close_body if self.strict_close else parse_close_body_leniently
+            code, reason = parse(frame.payload)
             return Close(code, reason, frame.payload)
         if opcode == constants.OPCODE_PING or opcode == constants.OPCODE_PONG:
             return Control(opcode, frame.payload)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import collections
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..core import constants
 from ..core.connection import (
@@ -40,7 +40,9 @@ from ..core.errors import (
 )
 from ..core.frames import MAX_CONTROL_PAYLOAD
 from ..core.messages import Close, Control, Message
+from . import compat
 from .capacity import BufferBudget
+from .stream_internals import PywebsocketInternals
 
 _log = logging.getLogger("mod_pywebsocket.stream")
 
@@ -73,14 +75,25 @@ class StreamOptions:
     allowed_origins: frozenset[str] | None = None
     # The process's budget for message data being received (None: only max_message_size).
     buffer_budget: BufferBudget | None = None
-    # Kept so code that fills them in still runs; this server has no frame filters.
+    # pywebsocket's filters (objects with ``filter(...)``), which an extension processor
+    # of a handler's own may install; this server's permessage-deflate uses none.
     outgoing_frame_filters: list = field(default_factory=list)
     incoming_frame_filters: list = field(default_factory=list)
     outgoing_message_filters: list = field(default_factory=list)
     incoming_message_filters: list = field(default_factory=list)
 
+    def for_one_connection(self) -> StreamOptions:
+        """A copy with lists of its own, for an extension that changes one stream's options."""
+        return replace(
+            self,
+            outgoing_frame_filters=list(self.outgoing_frame_filters),
+            incoming_frame_filters=list(self.incoming_frame_filters),
+            outgoing_message_filters=list(self.outgoing_message_filters),
+            incoming_message_filters=list(self.incoming_message_filters),
+        )
 
-class Stream:
+
+class Stream(PywebsocketInternals):
     """The WebSocket connection of one request, as handlers use it.
 
     A blocking adapter over ``connection.ServerConnection``: sends take the write lock,
@@ -100,25 +113,35 @@ class Stream:
         """``passive_closing_handshake(request) -> (code, reason)`` answers the peer's close
         (the handler's hook, through the dispatcher); without it, ``request._dispatcher``'s
         is used if an embedder set one, else the peer's code is echoed."""
+        self._logger = _log
         self._request = request
         self._passive_closing_handshake = passive_closing_handshake
-        self._options = options or StreamOptions()
+        self._options = options = options or StreamOptions()
         self._conn = request.connection
         # Only our own connections say that read(n) returns what has arrived (socket
         # semantics); others (wptserve's HTTP/2 pipe, an embedder's) may block for n bytes.
         self._greedy_reads = getattr(self._conn, "read_returns_available", False) is True
+        rfc_framing = compat.active().rfc_framing
+        self._reserved_code = constants.STATUS_PROTOCOL_ERROR if rfc_framing else constants.STATUS_UNSUPPORTED_DATA
         self._core = ServerConnection(
-            max_message_size=self._options.max_message_size,
-            require_mask=self._options.unmask_receive,
-            mask_send=self._options.mask_send,
+            max_message_size=options.max_message_size,
+            require_mask=options.unmask_receive,
+            mask_send=options.mask_send,
             deflate=deflate,
+            pywebsocket3_rules=not rfc_framing,
         )
+        # Filters installed by an extension processor of the handler's own: pywebsocket3's
+        # receive loop runs instead of the core's, and every frame sent goes through them.
+        self._filtered = bool(options.incoming_frame_filters or options.incoming_message_filters)
+        if options.outgoing_frame_filters:
+            self._core.outgoing_frame_filter = self._filter_outgoing_frame
         self._budget = self._options.buffer_budget
         self._held = 0  # bytes of the budget this connection holds
         self._write_lock = threading.Lock()
         self._close_requested = False  # a close waits for the lock: other sends give way
         self._announced_close: tuple[int, str] | None = None  # see stop_sending
-        self._last_received_opcode: int | None = None
+        self._original_opcode: int | None = None  # the last message's (pywebsocket's name)
+        self._received_fragments: list[bytes] = []  # for _get_message_from_frame
         self._ping_queue: collections.deque[bytes] = collections.deque()
         self._idle_pinged = False
         request.client_terminated = False
@@ -139,21 +162,23 @@ class Stream:
             raise BadOperationException("receive_message after the peer's close")
         if self._held:
             self.release_buffers()  # the handler is done with the last message
+        if self._filtered:
+            return self._receive_message_filtered()
         while True:
             event = self._next_event()
             if isinstance(event, Message):
-                self._last_received_opcode = event.opcode
+                self._original_opcode = event.opcode
                 return event.data
             if isinstance(event, Control):
-                self._last_received_opcode = event.opcode
+                self._original_opcode = event.opcode
                 self._on_control(event)
                 continue
-            self._last_received_opcode = constants.OPCODE_CLOSE
+            self._original_opcode = constants.OPCODE_CLOSE
             self._on_close(event)
             return None
 
     def get_last_received_opcode(self) -> int | None:
-        return self._last_received_opcode
+        return self._original_opcode
 
     def receive_bytes(self, length: int) -> bytes:
         """Read exactly ``length`` raw bytes from the connection (for protocol tests)."""
@@ -300,6 +325,10 @@ class Stream:
 
     def send_message(self, message: str | bytes, end: bool = True, binary: bool = False) -> None:
         """Send a message, or with ``end=False`` one fragment of it."""
+        if self._close_requested:  # checked first, as pywebsocket3 does: whatever ``message`` is
+            raise InvalidState("send_message after the closing handshake was sent")
+        for message_filter in self._options.outgoing_message_filters:
+            message = message_filter.filter(message, end, binary)
         if binary:
             if isinstance(message, str):
                 raise BadOperationException("a binary message must be bytes, not str")
@@ -390,6 +419,10 @@ class Stream:
             self._request.server_terminated = True
             self._write(data)
 
+    def _filter_outgoing_frame(self, frame) -> None:
+        for frame_filter in self._options.outgoing_frame_filters:
+            frame_filter.filter(frame)
+
     def _write(self, data: bytes) -> None:
         try:
             self._conn.write(data)
@@ -399,7 +432,10 @@ class Stream:
 
 
 def default_passive_closing_handshake(request) -> tuple[int | None, str]:
-    """Answer a peer's close by echoing its status code (RFC 6455 5.5.1)."""
+    """Answer a peer's close by echoing its status code (RFC 6455 5.5.1); under
+    pywebsocket3's profile, with 1000 as pywebsocket3 did."""
+    if not compat.active().echo_close_code:
+        return constants.STATUS_NORMAL_CLOSURE, ""
     code = request.ws_close_code
     if code is None or code == constants.STATUS_NO_STATUS_RECEIVED:
         return None, ""

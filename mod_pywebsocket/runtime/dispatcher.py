@@ -21,7 +21,7 @@ from ..core.errors import (
     InvalidUTF8Exception,
     UnsupportedFrameException,
 )
-from . import settings
+from . import compat, settings
 from .blocking_stream import default_passive_closing_handshake
 from .handler_files import HANDLER_SUFFIX, HandlerSuite, HandlerTable, is_within, load_handler_file
 
@@ -129,7 +129,8 @@ class Dispatcher:
         """Run the handler's transfer_data, then finish the closing handshake.
 
         Errors close the connection with the matching code: 1002 for framing,
-        1003 unsupported, 1007 bad UTF-8, 1011 for anything the handler raised.
+        1003 unsupported, 1007 bad UTF-8, 1011 for anything the handler raised (under
+        pywebsocket3's profile that exception propagates, and the adapter drops TCP).
         ``AbortedByUserException`` propagates so the adapter drops the connection.
         It returns only once no frame is being written, so the caller may end the
         connection: another thread (a stopping server's close) may still be writing.
@@ -161,6 +162,8 @@ class Dispatcher:
             self._close_on_error(request, constants.STATUS_INTERNAL_ENDPOINT_ERROR, "")
             return
         except Exception:
+            if not compat.active().close_on_handler_error:
+                raise  # pywebsocket3's answer: the exception ends the connection, no close frame
             _log.exception("%s: handler %s raised", request.ws_resource, suite.path)
             self._close_on_error(request, constants.STATUS_INTERNAL_ENDPOINT_ERROR, "handler error")
             return

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from ..core import constants
 from ..core.errors import AbortedByUserException, HandshakeException, VersionException
-from . import registry
+from . import compat, registry
 from .blocking_stream import StreamOptions
 from .capacity import RETRY_AFTER, Capacity
 from .dispatcher import DispatchException
@@ -61,6 +61,9 @@ def handle_upgrade(
     try:
         suite = dispatcher.get_handler_suite(request.ws_resource)
     except DispatchException as e:  # a broken handler file (500), a bad path (400)
+        broken = e.status == constants.HTTP_STATUS_INTERNAL_SERVER_ERROR
+        if broken and not compat.active().broken_handler_is_500:
+            return NOT_OURS  # pywebsocket3 never registered the file: served as plain HTTP
         return Refusal(e.status, str(e))
     if suite is None:
         return NOT_OURS
@@ -90,13 +93,16 @@ def _upgrade(request, dispatcher, options: StreamOptions, on_accept, suite) -> O
 
 def refuse_plain_request(resource: str, dispatcher) -> Refusal | None:
     """A request without ``Upgrade: websocket``: 426 (saying how to upgrade) on a handler's
-    resource; None for any other resource, which the adapter serves as plain HTTP."""
+    resource (pywebsocket3's profile: 400, its failed handshake); None for any other
+    resource, which the adapter serves as plain HTTP."""
     try:
         suite = dispatcher.get_handler_suite(resource)
     except DispatchException:
         return None
     if suite is None:
         return None
+    if not compat.active().upgrade_required_on_plain_get:
+        return Refusal(constants.HTTP_STATUS_BAD_REQUEST, "Upgrade header does not contain 'websocket'")
     headers = [("Upgrade", constants.WEBSOCKET_UPGRADE_TYPE), (constants.SEC_WEBSOCKET_VERSION_HEADER, "13")]
     return Refusal(constants.HTTP_STATUS_UPGRADE_REQUIRED, "this resource is a WebSocket handler", headers)
 
@@ -106,8 +112,9 @@ def accept(request, dispatcher, options: StreamOptions | None = None) -> Refusal
     try:
         do_handshake(request, dispatcher, options)
     except VersionException as e:
-        _log.info("%s: handshake refused (%d): %s", request.ws_resource, e.status, e)
-        return Refusal(e.status, str(e), [(constants.SEC_WEBSOCKET_VERSION_HEADER, e.supported_versions)])
+        status = compat.active().version_status
+        _log.info("%s: handshake refused (%d): %s", request.ws_resource, status, e)
+        return Refusal(status, str(e), [(constants.SEC_WEBSOCKET_VERSION_HEADER, e.supported_versions)])
     except (HandshakeException, DispatchException) as e:
         _log.info("%s: handshake refused (%d): %s", request.ws_resource, e.status, e)
         return Refusal(e.status, str(e))
@@ -126,7 +133,8 @@ def serve(request, dispatcher) -> None:
     except AbortedByUserException:
         _log.info("%s: connection aborted by the handler", request.ws_resource)
     except Exception:
-        _log.exception("%s: unexpected error", request.ws_resource)
+        # The handler's own exception under pywebsocket3's profile, else a fault of ours.
+        _log.exception("%s: error after the handshake; the connection is dropped", request.ws_resource)
     finally:
         release = getattr(getattr(request, "ws_stream", None), "release_buffers", None)
         if release is not None:

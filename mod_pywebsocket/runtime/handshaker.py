@@ -11,15 +11,18 @@ servers that bootstrap WebSockets over HTTP/2 or 3 themselves (wptserve) subclas
 
 from __future__ import annotations
 
+import base64
 import logging
 from typing import Any
 
 from ..core import constants
-from ..core.deflate import get_extension_processor, negotiate
+from ..core.deflate import get_extension_processor
 from ..core.errors import AbortedByUserException, DispatchException, HandshakeException
+from ..core.extension_processor import negotiate
 from ..core.handshake import (
     ClientHandshake,
     build_response,
+    check_connection_header,
     check_key,
     check_request_line,
     check_selected_protocol,
@@ -31,6 +34,7 @@ from ..core.handshake import (
     parse_protocols,
 )
 from ..core.headers import format_extensions
+from . import compat
 from .blocking_stream import Stream, StreamOptions
 
 
@@ -137,18 +141,16 @@ class HandshakerBase:
     def check_client_handshake(self) -> None:
         """Every check of the client's request, in order, setting the ``ws_*`` attributes it reads.
 
-        The first step of ``do_handshake``; ``parse_client_handshake`` runs it alone.
+        The first step of ``do_handshake``; ``parse_client_handshake`` runs it alone. The
+        steps are pywebsocket3's hooks, which a subclass may override one by one.
         """
         request = self._request
         self._validate_request()
         request.ws_resource = request.uri
         request.ws_version = self._check_version()
-        request.ws_origin = self._header(constants.ORIGIN_HEADER)
-        request.ws_protocol = None
-        request.ws_requested_protocols = parse_protocols(self._header(constants.SEC_WEBSOCKET_PROTOCOL_HEADER))
-        request.ws_requested_extensions = parse_extension_offers(
-            self._header(constants.SEC_WEBSOCKET_EXTENSIONS_HEADER)
-        )
+        self._get_origin()
+        self._set_protocol()
+        self._parse_extensions()
         self._set_accept()
 
     def _header(self, name: str) -> str | None:
@@ -157,9 +159,35 @@ class HandshakerBase:
     def _check_version(self) -> int:
         return check_version(self._request.headers_in, self._transform_header(constants.SEC_WEBSOCKET_VERSION_HEADER))
 
+    def _get_origin(self) -> None:
+        self._request.ws_origin = self._header(constants.ORIGIN_HEADER)
+
+    def _set_protocol(self) -> None:
+        self._request.ws_protocol = None
+        self._request.ws_requested_protocols = parse_protocols(self._header(constants.SEC_WEBSOCKET_PROTOCOL_HEADER))
+
+    def _parse_extensions(self) -> None:
+        self._request.ws_requested_extensions = parse_extension_offers(
+            self._header(constants.SEC_WEBSOCKET_EXTENSIONS_HEADER)
+        )
+
     def _get_extension_processors_requested(self) -> list:
         offers = self._request.ws_requested_extensions or ()
-        return [p for p in map(get_extension_processor, offers) if p is not None]
+        rfc = compat.active().all_deflate_parameters
+        processors = (get_extension_processor(offer, rfc_parameters=rfc) for offer in offers)
+        return [p for p in processors if p is not None]
+
+    def _process_extensions(self, stream_options):
+        """Pick the extension (``request.ws_extensions``) and return the permessage-deflate
+        codec, or None; a processor of the handler's own gets to set up ``stream_options``."""
+        request = self._request
+        request.ws_extensions, accepted = negotiate(request.ws_extension_processors or [])
+        codec = getattr(accepted, "codec", None)
+        if codec is not None:
+            return codec()
+        if accepted is not None:
+            accepted.setup_stream_options(stream_options)
+        return None
 
     def _stream_options(self) -> StreamOptions:
         # Embedders of older versions set request._stream_options; still read.
@@ -181,7 +209,10 @@ class HandshakerBase:
 
     def _create_stream(self, options) -> None:
         request = self._request
-        request.ws_extensions, deflate = negotiate(request.ws_extension_processors or [])
+        if any(p is not None and getattr(p, "codec", None) is None for p in request.ws_extension_processors or ()):
+            # A processor of the handler's own may install filters: options of this stream's own.
+            options = options.for_one_connection()
+        deflate = self._process_extensions(options)
         passive_close = getattr(self._dispatcher, "passive_closing_handshake", None)
         request.ws_stream = Stream(request, options, deflate, passive_closing_handshake=passive_close)
 
@@ -208,14 +239,29 @@ class Handshaker(HandshakerBase):
         check_request_line(self._request.method, self._request.protocol, http2=http2)
         check_upgrade_headers(self._request.headers_in, http2=http2)
 
-    def _set_accept(self) -> None:
-        self._request._accept = compute_accept(check_key(self._request.headers_in))
+    def _validate_connection_header(self) -> None:
+        """``Connection`` must list ``Upgrade`` (HTTP/1.1 only; part of ``_validate_request``)."""
+        check_connection_header(self._request.headers_in)
 
-    def _send_handshake(self) -> None:
+    def _validate_key(self, key: str) -> bytes:
+        """The key's 16 bytes; HandshakeException unless it is 16 bytes in base64."""
+        check_key({constants.SEC_WEBSOCKET_KEY_HEADER: key})
+        return base64.b64decode(key.strip(" \t"))
+
+    def _get_key(self) -> bytes:
+        """The client's Sec-WebSocket-Key, checked, as bytes."""
+        return check_key(self._request.headers_in).encode("ascii")
+
+    def _set_accept(self) -> None:
+        self._request._accept = compute_accept(self._get_key())
+
+    def _create_handshake_response(self, accept: bytes) -> bytes:
         request = self._request
         extensions = format_extensions(request.ws_extensions) if request.ws_extensions else None
-        response = build_response(request._accept, request.ws_protocol, extensions, request.extra_headers)
-        request.connection.write(response)
+        return build_response(accept, request.ws_protocol, extensions, request.extra_headers)
+
+    def _send_handshake(self) -> None:
+        self._request.connection.write(self._create_handshake_response(self._request._accept))
 
 
 def do_handshake(request, dispatcher, options: StreamOptions | None = None) -> None:

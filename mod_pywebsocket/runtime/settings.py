@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from . import compat
 from .capacity import SPARE_THREADS, SWITCH_INTERVAL
 from .log_levels import parse_log_level
 
@@ -164,6 +165,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("reports_dir", "/srv/reports", parse_text,
             "where client-conformance reports are written (standalone: --reports-dir, default ./reports)",
             env="WS_REPORTS_DIR", option="reports_dir"),
+    Setting("compat", None, compat.parse,
+            "answer as RFC 6455/7692 say (rfc) or as pywebsocket3 did (pywebsocket3), where they differ "
+            "(default: rfc; embedders read WS_COMPAT)",
+            env="WS_COMPAT", option="compat", flag="--compat"),
     Setting("log_level", "warn", parse_level, "debug, info, warn, error or crit",
             env="WS_LOG_LEVEL", option="log_level", flag="--log-level"),
     # -- the container only --------------------------------------------------------------

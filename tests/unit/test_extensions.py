@@ -24,9 +24,10 @@ def offer(text: str):
         ("permessage-deflate; server_no_context_takeover", "permessage-deflate; server_no_context_takeover"),
         ("permessage-deflate; client_no_context_takeover", "permessage-deflate; client_no_context_takeover"),
         ("permessage-deflate; server_max_window_bits=9", "permessage-deflate; server_max_window_bits=9"),
+        # parameters in pywebsocket3's order, whatever the offer's
         (
             "permessage-deflate; server_no_context_takeover; server_max_window_bits=15",
-            "permessage-deflate; server_no_context_takeover; server_max_window_bits=15",
+            "permessage-deflate; server_max_window_bits=15; server_no_context_takeover",
         ),
         # invalid offers are declined; the next acceptable one wins
         ("permessage-deflate; foo, permessage-deflate", "permessage-deflate"),
@@ -40,11 +41,11 @@ def offer(text: str):
     ],
 )
 def test_negotiation(offered, response):
-    accepted, codec = negotiate(offer(offered))
+    accepted, processor = negotiate(offer(offered))
     if response is None:
-        assert accepted is None and codec is None
+        assert accepted is None and processor is None
     else:
-        assert common.format_extensions(accepted) == response and codec is not None
+        assert common.format_extensions(accepted) == response and processor.codec() is not None
 
 
 def test_handler_controls():
@@ -53,7 +54,7 @@ def test_handler_controls():
     processors[0].set_client_no_context_takeover(True)
     accepted, _ = negotiate(processors)
     assert common.format_extensions(accepted) == (
-        "permessage-deflate; client_no_context_takeover; client_max_window_bits=10"
+        "permessage-deflate; client_max_window_bits=10; client_no_context_takeover"
     )
     processors = offer("permessage-deflate")
     processors[0].set_client_max_window_bits(10)  # the client did not offer to limit its window

@@ -54,7 +54,7 @@ from mod_python import apache  # type: ignore[import-not-found]
 from ...client_conformance.service import builtin_suites
 from ...core import accelerators
 from ...core.handshake import is_websocket_upgrade, parse_allowed_origins
-from ...runtime import flow, registry, settings
+from ...runtime import compat, flow, registry, settings
 from ...runtime.blocking_stream import StreamOptions
 from ...runtime.capacity import BufferBudget, Capacity, set_switch_interval
 from ...runtime.dispatcher import Dispatcher
@@ -148,7 +148,7 @@ class ApacheConnection:
 
     def write(self, data: bytes | bytearray | str) -> None:
         if isinstance(data, str):
-            data = data.encode("utf-8")
+            data = compat.connection_bytes(data)
         req = self._req
         if self._http2:
             self._conn.write(bytes(data))  # mod_http2 must see the 101 on the connection
@@ -158,6 +158,8 @@ class ApacheConnection:
         req.write(bytes(data))
 
     def _write_native(self, data: bytes | bytearray | str) -> None:
+        if isinstance(data, str):
+            data = compat.connection_bytes(data)
         req = self._req
         if not req.assbackwards:
             req.assbackwards = 1  # Apache must not add a response of its own
@@ -197,6 +199,7 @@ def _set_up_process(values) -> tuple[Capacity, BufferBudget]:
         budget = BufferBudget(settings.max_buffered(values), "WS_MAX_BUFFERED")
         _limits = (Capacity(values["max_connections"], "WS_THREADS"), budget)
         set_switch_interval(values["switch_interval"])
+        compat.configure(values["compat"])
         _log.info("limits: %d WebSockets, %.0f MiB of message data held at once",
                   values["max_connections"], budget.limit / settings.MiB)  # fmt: skip
     return _limits

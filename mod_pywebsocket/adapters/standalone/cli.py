@@ -141,6 +141,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     setting("header_timeout")
     setting("allowed_origins")
+    setting("compat")
     setting("timeout")
     return p  # fmt: skip
 

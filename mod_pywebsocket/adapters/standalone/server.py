@@ -26,7 +26,7 @@ from ...client_conformance.service import BASE as CONFORMANCE_BASE
 from ...client_conformance.service import builtin_suites
 from ...core import accelerators
 from ...core.handshake import is_websocket_upgrade, parse_allowed_origins
-from ...runtime import flow, registry, settings
+from ...runtime import compat, flow, registry, settings
 from ...runtime.blocking_stream import StreamOptions
 from ...runtime.capacity import SPARE_THREADS, BufferBudget, Capacity
 from ...runtime.dispatcher import Dispatcher, DispatchException
@@ -125,7 +125,7 @@ class SocketConnection:
 
     def write(self, data: bytes | bytearray | str) -> None:
         if isinstance(data, str):
-            data = data.encode("utf-8")
+            data = compat.connection_bytes(data)
         if self._quick_send and len(data) <= QUICK_SEND_MAX:
             assert _send_ready is not None
             # fileno() and the send hold the GIL throughout: no other thread can close the
@@ -168,12 +168,27 @@ class WebSocketServer:
     """Serve WebSocket handlers and static files; the embedding API web-platform-tests uses.
 
     ``options`` is the namespace ``standalone._parse_args_and_config`` returns
-    (attributes it lacks get defaults, extra ones are ignored).
+    (attributes it lacks get defaults, extra ones are ignored). Its steps are
+    socketserver's, by the names pywebsocket3's server (a ``ThreadingMixIn``
+    ``HTTPServer``) has: ``server_bind``, ``server_activate``, ``get_request``,
+    ``process_request`` (on a pooled thread), ``finish_request``, ``shutdown_request``...
     """
+
+    # socketserver's class attributes, with the values this server uses.
+    address_family = socket.AF_INET  # of the first socket; "::" gets an AF_INET6 one
+    socket_type = socket.SOCK_STREAM
+    request_queue_size = 5  # socketserver's; each server takes -q's (default 128)
+    allow_reuse_address = True
+    allow_reuse_port = False
+    daemon_threads = True
+    block_on_close = True  # shutdown() waits (a while) for the connections' threads
+    timeout = None  # handle_request()'s wait for a connection; None: no limit
+    _threads = ()  # ThreadingMixIn's list of request threads; ours are the worker pool's
 
     def __init__(self, options) -> None:
         self._options = options
         opt = lambda name, default=None: getattr(options, name, default)  # noqa: E731
+        compat.configure(opt("compat"))
         enabled = opt("client_conformance", settings.default("client_conformance"))
         reports_dir = os.path.realpath(opt("reports_dir", None) or STANDALONE_REPORTS_DIR)
         self._reports_dir = reports_dir if enabled else None
@@ -207,14 +222,18 @@ class WebSocketServer:
         # A thread per connection; the spare ones answer upgrades past the limit (503).
         self._slots = threading.BoundedSemaphore(limit + SPARE_THREADS)
         self._capacity = Capacity(limit, "--max-connections")
-        self._workers = WorkerPool(self._serve_connection)
+        self._workers = WorkerPool(self.process_request_thread)
         self._stop = threading.Event()
         self._stopped = threading.Event()
         self._stopped.set()
-        self._sockets = self._listen(
-            opt("server_host", "") or "", int(opt("port", 80)), int(opt("request_queue_size", 128))
-        )
-        self.server_port = self._sockets[0][0].getsockname()[1]
+        self.websocket_server_options = options  # pywebsocket3's names for the options
+        options.dispatcher = self._dispatcher  # and the dispatcher
+        self.request_queue_size = int(opt("request_queue_size", 128))
+        self.server_address = (opt("server_host", "") or "", int(opt("port", 80)))
+        self.socket: socket.socket | None = None  # the listening socket being accepted on
+        self._create_sockets()
+        self.server_bind()
+        self.server_activate()
         self.scheme = "wss" if self._tls else "ws"
 
     # -- set-up ---------------------------------------------------------------
@@ -249,26 +268,49 @@ class WebSocketServer:
                 except DispatchException as e:
                     _log.error("%s:%d: %s", path, number, e)
 
-    @staticmethod
-    def _listen(host: str, port: int, backlog: int) -> list:
-        hosts = [host] if host else ["0.0.0.0", "::"]
-        result = []
-        for h in hosts:
-            family = socket.AF_INET6 if ":" in h else socket.AF_INET
-            sock = socket.socket(family, socket.SOCK_STREAM)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # -- the listening sockets ---------------------------------------------------
+
+    def _create_sockets(self) -> None:
+        """``_sockets``: (socket, addrinfo) for each address to listen on, not bound yet;
+        with no host, 0.0.0.0 and :: (IPv6 only)."""
+        host, port = self.server_address
+        self.server_name = host
+        self._sockets = []
+        for address in [host] if host else ["0.0.0.0", "::"]:
+            family = socket.AF_INET6 if ":" in address else socket.AF_INET
+            sock = socket.socket(family, self.socket_type)
+            if self.allow_reuse_address:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             if family == socket.AF_INET6:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            self._sockets.append((sock, (family, self.socket_type, 0, "", (address, port))))
+
+    def server_bind(self) -> None:
+        """Bind the sockets to one port (port 0: the one the first gets); a socket that
+        cannot bind is dropped, and its error raised when none is left."""
+        port, bound, error = self.server_address[1], [], None
+        for sock, (family, kind, proto, name, (address, _)) in self._sockets:
             try:
-                sock.bind((h, port if not result else result[0][0].getsockname()[1]))
-            except OSError:
+                sock.bind((address, port))
+            except OSError as e:
                 sock.close()
-                if result or h != hosts[-1]:
-                    continue
-                raise
-            sock.listen(backlog)
-            result.append((sock, (family, socket.SOCK_STREAM, 0, "", sock.getsockname())))
-        return result
+                error = e
+                continue
+            port = sock.getsockname()[1]
+            bound.append((sock, (family, kind, proto, name, sock.getsockname())))
+        self._sockets = bound
+        if not bound:
+            assert error is not None
+            raise error
+        self.server_port = port
+        self.server_address = (self.server_name, port)
+
+    def server_activate(self) -> None:
+        for sock, _ in self._sockets:
+            sock.listen(self.request_queue_size)
+
+    def fileno(self) -> int:
+        return self._sockets[0][0].fileno()
 
     # -- the accept loop --------------------------------------------------------
 
@@ -280,19 +322,75 @@ class WebSocketServer:
                     selector.register(sock, selectors.EVENT_READ)
                 while not self._stop.is_set():
                     for key, _ in selector.select(poll_interval):
-                        if self._stop.is_set():
+                        if self._stop.is_set() or not self._take_slot(poll_interval):
                             break
-                        while not self._slots.acquire(timeout=poll_interval):
-                            if self._stop.is_set():
-                                return
-                        try:
-                            conn, addr = key.fileobj.accept()
-                        except OSError:
-                            self._slots.release()
-                            continue
-                        self._workers.submit(conn, addr)
+                        self.socket = key.fileobj
+                        self._handle_request_noblock()
+                    self.service_actions()
         finally:
+            self.socket = None
             self._stopped.set()
+
+    def _take_slot(self, poll_interval: float) -> bool:
+        """Wait for a free connection slot; False if the server stops meanwhile."""
+        while not self._slots.acquire(timeout=poll_interval):
+            if self._stop.is_set():
+                return False
+        return True
+
+    def handle_request(self) -> None:
+        """Wait (up to ``timeout``) for one connection and hand it to a worker thread."""
+        ready = select.select([sock for sock, _ in self._sockets], [], [], self.timeout)[0]
+        if not ready:
+            self.handle_timeout()
+            return
+        self._slots.acquire()
+        self.socket = ready[0]
+        self._handle_request_noblock()
+
+    def _handle_request_noblock(self) -> None:
+        """Accept a connection on ``socket`` and hand it to a worker. The caller took a
+        slot for it, given back here when no connection comes of it."""
+        try:
+            request, client_address = self.get_request()
+        except OSError:
+            self._slots.release()
+            return
+        if self.verify_request(request, client_address):
+            self.process_request(request, client_address)
+        else:
+            self.shutdown_request(request)
+            self._slots.release()
+
+    def get_request(self) -> tuple[socket.socket, tuple]:
+        """Accept on ``socket``. A TLS connection shakes hands later, in its own thread."""
+        sock, client_address = (self.socket or self._sockets[0][0]).accept()
+        if self._tls is not None:
+            try:
+                sock = self._tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+            except OSError:
+                sock.close()
+                raise
+        return sock, client_address
+
+    def verify_request(self, request, client_address) -> bool:
+        return True
+
+    def process_request(self, request, client_address) -> None:
+        """Serve the connection on a pooled thread (``process_request_thread``)."""
+        self._workers.submit(request, client_address)
+
+    def handle_timeout(self) -> None:
+        """``handle_request()`` waited ``timeout`` for nothing."""
+
+    def service_actions(self) -> None:
+        """Run once per turn of ``serve_forever``'s loop."""
+
+    def __enter__(self) -> WebSocketServer:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.server_close()
 
     def shutdown(self, grace: float = 5.0) -> None:
         """Stop accepting, close open WebSockets with 1001, and wait (up to ``grace``) for them."""
@@ -311,23 +409,39 @@ class WebSocketServer:
 
     # -- one connection -------------------------------------------------------
 
-    def _serve_connection(self, sock: socket.socket, addr) -> None:
+    def process_request_thread(self, request: socket.socket, client_address) -> None:
+        """Serve one connection to its end, close it, and free its slot."""
         try:
-            # Frames go out whole: without this, Nagle's algorithm holds a frame's last
-            # segment back until the peer's delayed ACK (tens of ms per message).
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            deadline = time.monotonic() + self._header_timeout
-            sock.settimeout(self._header_timeout)
-            if self._tls is not None:
-                sock = self._tls.wrap_socket(sock, server_side=True)
-            self._serve_request(sock, addr, deadline)
-        except (OSError, ssl.SSLError, ConnectionError) as e:
-            _log.debug("connection from %s ended: %s", addr[0], e)
+            self.finish_request(request, client_address)
+        except OSError as e:  # resets, timeouts, TLS errors
+            _log.debug("connection from %s ended: %s", client_address[0], e)
         except Exception:
-            _log.exception("unexpected error on a connection from %s", addr[0])
+            self.handle_error(request, client_address)
         finally:
-            _lingering_close(sock)
+            self.shutdown_request(request)
             self._slots.release()
+
+    def finish_request(self, request: socket.socket, client_address) -> None:
+        """Read the request head (and before it the TLS handshake) within the header
+        timeout, and answer: a WebSocket session, a file or an error."""
+        # Frames go out whole: without this, Nagle's algorithm holds a frame's last
+        # segment back until the peer's delayed ACK (tens of ms per message).
+        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        deadline = time.monotonic() + self._header_timeout
+        request.settimeout(self._header_timeout)
+        if isinstance(request, ssl.SSLSocket):
+            request.do_handshake()
+        self._serve_request(request, client_address, deadline)
+
+    def shutdown_request(self, request: socket.socket) -> None:
+        _lingering_close(request)
+
+    def close_request(self, request: socket.socket) -> None:
+        request.close()
+
+    def handle_error(self, request, client_address) -> None:
+        """Log the exception being handled, raised serving ``client_address``."""
+        _log.exception("unexpected error on a connection from %s", client_address[0])
 
     def _serve_request(self, sock: socket.socket, addr, deadline: float) -> None:
         started = time.monotonic()
