@@ -279,6 +279,8 @@ def standalone_flags(handlers: Path, env: dict[str, str]) -> list[str]:
             flags += ["--client-conformance" if value == "on" else "--no-client-conformance"]
         elif name == "WS_REPORTS_DIR":
             flags += ["--reports-dir", value]
+        elif name == "WS_COMPAT":
+            flags += ["--compat", value]
         elif name == "WS_THREADS":  # a thread per connection in both servers
             flags += ["--max-connections", value]
         elif name == "WS_MAX_BUFFERED":
@@ -315,6 +317,62 @@ def start_standalone(
                 )
             )  # fmt: skip
     return Standalone(processes[0], processes[1], logs, cafile)
+
+
+#: The reference: the real pywebsocket3 from PyPI, with its one dependency, pinned.
+PYWEBSOCKET3 = ["pywebsocket3==4.0.2", "six==1.17.0"]
+
+
+def make_pywebsocket3_venv(directory: Path) -> Path:
+    """A throwaway venv with the real pywebsocket3 (never this package); returns its python."""
+    venv = directory / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    subprocess.run([python, "-m", "pip", "install", "-q", *PYWEBSOCKET3], check=True, capture_output=True, timeout=600)
+    return python
+
+
+class Pywebsocket3(Server):
+    """The real pywebsocket3's standalone server (ws only), for side-by-side answers."""
+
+    kind = "pywebsocket3"
+
+    def __init__(self, python: Path, handlers: Path, tmp_dir: Path) -> None:
+        self.http_port = self.https_port = free_port()
+        self.cafile = ""
+        self.log_file = tmp_dir / "pywebsocket3.log"
+        with open(self.log_file, "wb") as out:
+            self.process = subprocess.Popen(
+                [python, "-m", "pywebsocket3.standalone", "-H", "127.0.0.1", "-p", str(self.http_port),
+                 "-w", str(handlers), "-d", str(handlers), "--log-level", "info"],
+                cwd=tmp_dir, stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while not _accepts(self.http_port):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"pywebsocket3 did not start:\n{self.logs()}")
+            time.sleep(0.05)
+
+    def logs(self) -> str:
+        return self.log_file.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def _accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
 
 
 def start_server(

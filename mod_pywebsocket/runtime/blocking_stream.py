@@ -327,11 +327,11 @@ class Stream(PywebsocketInternals):
         """Send a message, or with ``end=False`` one fragment of it."""
         if self._close_requested:  # checked first, as pywebsocket3 does: whatever ``message`` is
             raise InvalidState("send_message after the closing handshake was sent")
+        if binary and isinstance(message, str):
+            raise BadOperationException("a binary message must be bytes, not str")
         for message_filter in self._options.outgoing_message_filters:
             message = message_filter.filter(message, end, binary)
         if binary:
-            if isinstance(message, str):
-                raise BadOperationException("a binary message must be bytes, not str")
             payload = bytes(message)
         else:
             payload = message.encode("utf-8") if isinstance(message, str) else bytes(message)

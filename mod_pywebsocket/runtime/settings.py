@@ -263,6 +263,7 @@ def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     """Every ``WS_*`` setting, parsed and checked against the others, defaults filled in."""
     values = {s.name: s.read(environ.get(s.env), s.env) for s in SETTINGS if s.env is not None}
     values["handler_scan"] = values["handler_scan"] or values["handler_root"]
+    values["compat"] = values["compat"] or compat.RFC.name
     values["max_buffered"] = max_buffered(values, values["processes"])
     values["document_root"] = values["document_root"] or values["handler_root"]
     for name in ("timeout", "header_timeout"):  # Apache's Timeout and RequestReadTimeout take whole seconds

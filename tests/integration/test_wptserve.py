@@ -65,17 +65,14 @@ def wptserve_python(request, tmp_path_factory) -> tuple[str, Path]:
     return request.param, python
 
 
-@pytest.fixture(scope="module")
-def wptserve(wptserve_python, tmp_path_factory):
-    """wptserve's HTTP/2 server on the WPT-style handlers; yields (kind, port, certificate, log)."""
-    kind, python = wptserve_python
-    directory = tmp_path_factory.mktemp(f"wptserve-run-{kind}")
+def run_wptserve(python: Path, directory: Path, handlers: Path, env: dict[str, str] | None = None):
+    """Start wptserve's HTTP/2 server on ``handlers``; a generator yielding (port, certificate, log)."""
     cert, key = make_certificate(directory)
     log = directory / "wptserve.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            [python, str(SERVER_SCRIPT), str(cert), str(key), str(WPT_HANDLERS)],
-            cwd=directory, stdout=out, stderr=subprocess.STDOUT,
+            [python, str(SERVER_SCRIPT), str(cert), str(key), str(handlers)],
+            cwd=directory, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
         )  # fmt: skip
     try:
         deadline = time.monotonic() + 60
@@ -83,13 +80,21 @@ def wptserve(wptserve_python, tmp_path_factory):
             assert process.poll() is None, f"wptserve exited:\n{log.read_text(errors='replace')}"
             assert time.monotonic() < deadline, f"wptserve did not start:\n{log.read_text(errors='replace')}"
             time.sleep(0.05)
-        yield kind, int(match.group(1)), cert, log
+        yield int(match.group(1)), cert, log
     finally:
         process.terminate()
         try:
             process.wait(10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture(scope="module")
+def wptserve(wptserve_python, tmp_path_factory):
+    """wptserve's HTTP/2 server on the WPT-style handlers; yields (kind, port, certificate, log)."""
+    kind, python = wptserve_python
+    for port, cert, log in run_wptserve(python, tmp_path_factory.mktemp(f"wptserve-run-{kind}"), WPT_HANDLERS):
+        yield kind, port, cert, log
 
 
 @pytest.fixture
@@ -212,3 +217,48 @@ def test_permessage_deflate_over_wptserve(h2):
     ws.send_frame(CLOSE, close_body(1000))
     assert ws.recv_frame().opcode == CLOSE
     stream_ends(h2, ws)
+
+
+# -- WS_COMPAT=pywebsocket3 reaches wptserve's HTTP/2 path from the environment ------------
+
+COMPAT_HANDLERS = ROOT / "tests" / "integration" / "compat_handlers"
+
+
+@pytest.fixture(scope="module")
+def h2_pywebsocket3_profile(wptserve_python, tmp_path_factory):
+    """wptserve with ``WS_COMPAT=pywebsocket3`` in its environment and nothing else changed."""
+    kind, python = wptserve_python
+    directory = tmp_path_factory.mktemp(f"wptserve-compat-{kind}")
+    for port, cert, _ in run_wptserve(python, directory, COMPAT_HANDLERS, {"WS_COMPAT": "pywebsocket3"}):
+        connection = H2Connection("127.0.0.1", port, ssl.create_default_context(cafile=str(cert)), timeout=TIMEOUT)
+        yield connection
+        connection.close()
+
+
+def test_pywebsocket3_profile_answers_a_close_with_1000(h2_pywebsocket3_profile):
+    h2 = h2_pywebsocket3_profile
+    ws = open_ws(h2, "/echo")
+    ws.send_frame(CLOSE, close_body(4001, "bye"))
+    frame = ws.recv_frame()
+    assert (frame.opcode, frame.payload) == (CLOSE, close_body(1000))
+    stream_ends(h2, ws)
+
+
+def test_pywebsocket3_profile_sends_no_close_after_a_handler_exception(h2_pywebsocket3_profile):
+    """As with the real pywebsocket3 (MPWS_WPTSERVE_REFERENCE=1): the exception ends
+    wptserve's thread for the stream, and nothing more comes on it, no close frame."""
+    h2 = h2_pywebsocket3_profile
+    ws = open_ws(h2, "/raise")
+    ws.send("go")
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:
+        h2.sock.settimeout(0.2)
+        try:
+            h2._pump()
+        except TimeoutError:
+            pass
+    h2.sock.settimeout(TIMEOUT)
+    assert not h2.data.get(ws.stream_id)
+    other = open_ws(h2, "/echo")
+    other.send("served on")
+    assert other.recv() == "served on"

@@ -32,7 +32,7 @@ def test_python_options_have_the_settings_defaults():
 def test_the_environment_has_the_settings_defaults():
     values = settings.from_environment({})
     for setting in settings.SETTINGS:
-        if setting.name not in ("handler_scan", "document_root", "max_buffered"):  # derived from others
+        if setting.name not in ("handler_scan", "document_root", "max_buffered", "compat"):  # derived from others
             assert values[setting.name] == setting.default, setting.name
     assert values["handler_scan"] == values["document_root"] == "/srv/handlers"
 
