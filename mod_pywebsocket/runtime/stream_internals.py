@@ -17,6 +17,8 @@ through the incoming frame filters, each message through the incoming message fi
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from ..core import constants
 from ..core.errors import ConnectionTerminatedException, InvalidFrameException, ProtocolError
 from ..core.frames import MAX_CONTROL_PAYLOAD, FragmentedFrameBuilder, Frame
@@ -122,9 +124,9 @@ class PywebsocketInternals:
     def _send_pong(self, body: bytes) -> None:
         self._send(self._core.send_pong, body)
 
-    @property
+    @cached_property
     def _writer(self) -> FragmentedFrameBuilder:
-        """A frame builder with this stream's options (pywebsocket3 kept one per stream)."""
+        """The stream's frame builder, made on first use (pywebsocket3 kept one per stream)."""
         options = self._options
         return FragmentedFrameBuilder(
             options.mask_send, options.outgoing_frame_filters, options.encode_text_message_to_utf8
