@@ -2,11 +2,15 @@
 
 The names match the ones pywebsocket handlers import (``common.STATUS_*``,
 ``common.OPCODE_*``, ``common.ExtensionParameter``, ...); they live in
-``core.constants`` and ``core.headers``.
+``core.constants``, ``core.headers`` and ``core.handshake`` (``WEBSOCKET_ACCEPT_UUID``).
+``_parse_extension`` and ``_parse_extension_param``, pywebsocket3's step-by-step
+parsers over ``http_header_util``'s cursor, are written below; ``parse_extensions``
+itself is ``core.headers``' (RFC 6455 section 9.1, stricter about quoted values).
 """
 
 from __future__ import annotations
 
+from . import http_header_util
 from .core.constants import (
     CONNECTION_HEADER,
     DEFAULT_WEB_SOCKET_PORT,
@@ -68,6 +72,7 @@ from .core.constants import (
     WEBSOCKET_UPGRADE_TYPE,
     is_control_opcode,
 )
+from .core.handshake import WEBSOCKET_GUID as WEBSOCKET_ACCEPT_UUID
 from .core.headers import (
     ExtensionParameter,
     ExtensionParsingException,
@@ -97,6 +102,7 @@ __all__ = [
     "OPCODE_CLOSE",
     "OPCODE_PING",
     "OPCODE_PONG",
+    "WEBSOCKET_ACCEPT_UUID",
     "UPGRADE_HEADER",
     "CONNECTION_HEADER",
     "HOST_HEADER",
@@ -146,3 +152,37 @@ __all__ = [
     "parse_extensions",
     "parse_token_list",
 ]
+
+
+def _parse_extension_param(state: http_header_util.ParsingState, definition: ExtensionParameter) -> None:
+    """Read one ``name[=value]`` at ``state``'s head (after a ``;``) into ``definition``."""
+    name = http_header_util.consume_token(state)
+    if name is None:
+        raise ExtensionParsingException("No valid parameter name found")
+    http_header_util.consume_lwses(state)
+    if not http_header_util.consume_string(state, "="):
+        definition.add_parameter(name, None)
+        return
+    http_header_util.consume_lwses(state)
+    value = http_header_util.consume_token_or_quoted_string(state)
+    if value is None:
+        raise ExtensionParsingException(f"No valid parameter value found on the right-hand side of parameter {name!r}")
+    definition.add_parameter(name, value)
+
+
+def _parse_extension(state: http_header_util.ParsingState) -> ExtensionParameter | None:
+    """Read one extension (its name, then ``; param`` items) at ``state``'s head; None
+    when no name starts there."""
+    name = http_header_util.consume_token(state)
+    if name is None:
+        return None
+    extension = ExtensionParameter(name)
+    while True:
+        http_header_util.consume_lwses(state)
+        if not http_header_util.consume_string(state, ";"):
+            return extension
+        http_header_util.consume_lwses(state)
+        try:
+            _parse_extension_param(state, extension)
+        except ExtensionParsingException as e:
+            raise ExtensionParsingException(f"Failed to parse parameter for {name!r} ({e!r})") from e

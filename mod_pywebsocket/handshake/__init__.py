@@ -4,14 +4,21 @@
 raises ``HandshakeException`` (with ``.status``) for the adapter to turn into an
 HTTP error, or ``AbortedByUserException`` when the handler wants the connection
 dropped with nothing more written. ``base`` gives the checks (``core.handshake``)
-and ``HandshakerBase``, ``hybi`` the RFC 6455 handshaker (``runtime.handshaker``).
+and ``HandshakerBase``, ``hybi`` the RFC 6455 handshaker (``runtime.handshaker``);
+``_LOGGER`` is the module's logger, as in pywebsocket3.
 """
 
 from __future__ import annotations
 
+import logging
+
+from .. import common  # noqa: F401 - as pywebsocket3's handshake names it
 from ..core.errors import AbortedByUserException, HandshakeException, VersionException
 from ..core.handshake import normalize_origin, parse_allowed_origins
 from ..runtime.handshaker import Handshaker
+from . import base, hybi  # noqa: F401 - pywebsocket3's handshake has its submodules bound
+
+_LOGGER = logging.getLogger(__name__)
 
 __all__ = [
     "AbortedByUserException",
@@ -36,4 +43,6 @@ def do_handshake(
     ``options`` (``stream.StreamOptions``): the stream's limits and the server's
     policy. ``allowDraft75`` and ``strict`` are accepted for old callers and ignored.
     """
+    _LOGGER.debug("Client's opening handshake resource: %r", request.uri)
     Handshaker(request, dispatcher, options).do_handshake()
+    _LOGGER.debug("Established (RFC 6455 protocol)")

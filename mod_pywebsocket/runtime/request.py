@@ -9,6 +9,7 @@ so handlers written for mod_pywebsocket keep working.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -63,7 +64,27 @@ class WebSocketRequest:
         self.client_terminated = False
         self.extra_headers: list[tuple[str, str]] = []
 
+    _logger = logging.getLogger("mod_pywebsocket.request")
+
     def is_https(self) -> bool:
+        return self._is_https
+
+    # pywebsocket3's standalone request had these getters and names too.
+
+    def get_uri(self) -> str:
+        return self.uri
+
+    def get_unparsed_uri(self) -> str:
+        return self.unparsed_uri
+
+    def get_method(self) -> str:
+        return self.method
+
+    def get_protocol(self) -> str:
+        return self.protocol
+
+    @property
+    def _use_tls(self) -> bool:
         return self._is_https
 
     def __getattr__(self, name: str) -> Any:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import formatdate
 
 from ...core.handshake import SERVER_TOKEN
@@ -97,6 +97,9 @@ class RequestHead:
     target: str
     version: str
     headers: Headers
+    #: The head's lines as they came, CRLF included, and the blank line that ends it
+    #: (pywebsocket3's ``connection.get_memorized_lines()``).
+    lines: list[bytes] = field(default_factory=list)
 
 
 def read_request_head(recv: Callable[[int], bytes]) -> tuple[RequestHead, bytes]:
@@ -121,7 +124,9 @@ def read_request_head(recv: Callable[[int], bytes]) -> tuple[RequestHead, bytes]
                 raise HttpError(400, "connection closed in the middle of the request head")
             raise ConnectionError("connection closed before a request")
         data += chunk
-    return parse_request_head(data[:end]), data[end + 4 :]
+    head = parse_request_head(data[:end])
+    head.lines = [line + b"\r\n" for line in data[:end].split(b"\r\n")] + [b"\r\n"]
+    return head, data[end + 4 :]
 
 
 def parse_request_head(head: bytes) -> RequestHead:

@@ -14,7 +14,6 @@ import logging
 import mimetypes
 import os
 import select
-import selectors
 import socket
 import ssl
 import struct
@@ -32,6 +31,7 @@ from ...runtime.capacity import SPARE_THREADS, BufferBudget, Capacity
 from ...runtime.dispatcher import Dispatcher, DispatchException
 from ...runtime.request import WebSocketRequest
 from .http_head import HttpError, error_response, format_response, read_request_head
+from .listener import SocketServerSteps
 from .workers import WorkerPool
 
 _log = logging.getLogger("mod_pywebsocket.server")
@@ -62,25 +62,6 @@ def _climbs_above_root(target: str) -> bool:
     return False
 
 
-LINGER = 2.0  # seconds to drain a closing connection, as Apache's lingering close does
-
-
-def _lingering_close(sock: socket.socket) -> None:
-    """Close without losing our last bytes: closing with unread input would send a TCP reset,
-    which can destroy a close frame (or error response) the peer has not read yet."""
-    try:
-        sock.shutdown(socket.SHUT_WR)
-        deadline = time.monotonic() + LINGER
-        while (left := deadline - time.monotonic()) > 0:
-            sock.settimeout(left)
-            if not sock.recv(65536):
-                break
-    except (OSError, ValueError):
-        pass
-    finally:
-        sock.close()
-
-
 # The built-in client-conformance suite's reports and page (see client_conformance).
 REPORTS_PATH = CONFORMANCE_BASE + "/reports"
 CONFORMANCE_PAGE_PATH = "/client-conformance.html"
@@ -94,14 +75,25 @@ class SocketConnection:
 
     read_returns_available = True  # read(n) has socket semantics: up to n bytes, what has arrived
 
-    def __init__(self, sock: socket.socket, leftover: bytes, remote_addr, local_addr) -> None:
+    def __init__(self, sock: socket.socket, leftover: bytes, remote_addr, local_addr, head_lines=()) -> None:
         self._sock = sock
+        self._head_lines = list(head_lines)
         # Plain sockets try a send that keeps the GIL first (see _speedups.send_ready).
         self._quick_send = _send_ready is not None and not isinstance(sock, ssl.SSLSocket)
         self._leftover = leftover
         self.remote_addr = remote_addr
         self.local_addr = local_addr
         self._read_timeout: float | None = None
+
+    def get_remote_addr(self):
+        return self.remote_addr
+
+    def get_local_addr(self):
+        return self.local_addr
+
+    def get_memorized_lines(self) -> list[bytes]:
+        """The request head's lines as they came (pywebsocket3's name)."""
+        return list(self._head_lines)
 
     def set_read_timeout(self, seconds: float | None) -> None:
         """From now on a read that finds nothing within ``seconds`` raises TimeoutError
@@ -164,7 +156,7 @@ def set_io_timeout(sock: socket.socket, seconds: float) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval)
 
 
-class WebSocketServer:
+class WebSocketServer(SocketServerSteps):
     """Serve WebSocket handlers and static files; the embedding API web-platform-tests uses.
 
     ``options`` is the namespace ``standalone._parse_args_and_config`` returns
@@ -174,19 +166,9 @@ class WebSocketServer:
     ``process_request`` (on a pooled thread), ``finish_request``, ``shutdown_request``...
     """
 
-    # socketserver's class attributes, with the values this server uses.
-    address_family = socket.AF_INET  # of the first socket; "::" gets an AF_INET6 one
-    socket_type = socket.SOCK_STREAM
-    request_queue_size = 5  # socketserver's; each server takes -q's (default 128)
-    allow_reuse_address = True
-    allow_reuse_port = False
-    daemon_threads = True
-    block_on_close = True  # shutdown() waits (a while) for the connections' threads
-    timeout = None  # handle_request()'s wait for a connection; None: no limit
-    _threads = ()  # ThreadingMixIn's list of request threads; ours are the worker pool's
-
     def __init__(self, options) -> None:
         self._options = options
+        self._logger = _log
         opt = lambda name, default=None: getattr(options, name, default)  # noqa: E731
         compat.configure(opt("compat"))
         enabled = opt("client_conformance", settings.default("client_conformance"))
@@ -268,130 +250,6 @@ class WebSocketServer:
                 except DispatchException as e:
                     _log.error("%s:%d: %s", path, number, e)
 
-    # -- the listening sockets ---------------------------------------------------
-
-    def _create_sockets(self) -> None:
-        """``_sockets``: (socket, addrinfo) for each address to listen on, not bound yet;
-        with no host, 0.0.0.0 and :: (IPv6 only)."""
-        host, port = self.server_address
-        self.server_name = host
-        self._sockets = []
-        for address in [host] if host else ["0.0.0.0", "::"]:
-            family = socket.AF_INET6 if ":" in address else socket.AF_INET
-            sock = socket.socket(family, self.socket_type)
-            if self.allow_reuse_address:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if family == socket.AF_INET6:
-                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            self._sockets.append((sock, (family, self.socket_type, 0, "", (address, port))))
-
-    def server_bind(self) -> None:
-        """Bind the sockets to one port (port 0: the one the first gets); a socket that
-        cannot bind is dropped, and its error raised when none is left."""
-        port, bound, error = self.server_address[1], [], None
-        for sock, (family, kind, proto, name, (address, _)) in self._sockets:
-            try:
-                sock.bind((address, port))
-            except OSError as e:
-                sock.close()
-                error = e
-                continue
-            port = sock.getsockname()[1]
-            bound.append((sock, (family, kind, proto, name, sock.getsockname())))
-        self._sockets = bound
-        if not bound:
-            assert error is not None
-            raise error
-        self.server_port = port
-        self.server_address = (self.server_name, port)
-
-    def server_activate(self) -> None:
-        for sock, _ in self._sockets:
-            sock.listen(self.request_queue_size)
-
-    def fileno(self) -> int:
-        return self._sockets[0][0].fileno()
-
-    # -- the accept loop --------------------------------------------------------
-
-    def serve_forever(self, poll_interval: float = 0.5) -> None:
-        self._stopped.clear()
-        try:
-            with selectors.DefaultSelector() as selector:
-                for sock, _ in self._sockets:
-                    selector.register(sock, selectors.EVENT_READ)
-                while not self._stop.is_set():
-                    for key, _ in selector.select(poll_interval):
-                        if self._stop.is_set() or not self._take_slot(poll_interval):
-                            break
-                        self.socket = key.fileobj
-                        self._handle_request_noblock()
-                    self.service_actions()
-        finally:
-            self.socket = None
-            self._stopped.set()
-
-    def _take_slot(self, poll_interval: float) -> bool:
-        """Wait for a free connection slot; False if the server stops meanwhile."""
-        while not self._slots.acquire(timeout=poll_interval):
-            if self._stop.is_set():
-                return False
-        return True
-
-    def handle_request(self) -> None:
-        """Wait (up to ``timeout``) for one connection and hand it to a worker thread."""
-        ready = select.select([sock for sock, _ in self._sockets], [], [], self.timeout)[0]
-        if not ready:
-            self.handle_timeout()
-            return
-        self._slots.acquire()
-        self.socket = ready[0]
-        self._handle_request_noblock()
-
-    def _handle_request_noblock(self) -> None:
-        """Accept a connection on ``socket`` and hand it to a worker. The caller took a
-        slot for it, given back here when no connection comes of it."""
-        try:
-            request, client_address = self.get_request()
-        except OSError:
-            self._slots.release()
-            return
-        if self.verify_request(request, client_address):
-            self.process_request(request, client_address)
-        else:
-            self.shutdown_request(request)
-            self._slots.release()
-
-    def get_request(self) -> tuple[socket.socket, tuple]:
-        """Accept on ``socket``. A TLS connection shakes hands later, in its own thread."""
-        sock, client_address = (self.socket or self._sockets[0][0]).accept()
-        if self._tls is not None:
-            try:
-                sock = self._tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
-            except OSError:
-                sock.close()
-                raise
-        return sock, client_address
-
-    def verify_request(self, request, client_address) -> bool:
-        return True
-
-    def process_request(self, request, client_address) -> None:
-        """Serve the connection on a pooled thread (``process_request_thread``)."""
-        self._workers.submit(request, client_address)
-
-    def handle_timeout(self) -> None:
-        """``handle_request()`` waited ``timeout`` for nothing."""
-
-    def service_actions(self) -> None:
-        """Run once per turn of ``serve_forever``'s loop."""
-
-    def __enter__(self) -> WebSocketServer:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.server_close()
-
     def shutdown(self, grace: float = 5.0) -> None:
         """Stop accepting, close open WebSockets with 1001, and wait (up to ``grace``) for them."""
         self._stop.set()
@@ -403,27 +261,10 @@ class WebSocketServer:
             _log.info("stopping: connections still open after %gs are cut", grace)
         self._workers.stop_idle()
 
-    def server_close(self) -> None:
-        for sock, _ in self._sockets:
-            sock.close()
-
     # -- one connection -------------------------------------------------------
 
-    def process_request_thread(self, request: socket.socket, client_address) -> None:
-        """Serve one connection to its end, close it, and free its slot."""
-        try:
-            self.finish_request(request, client_address)
-        except OSError as e:  # resets, timeouts, TLS errors
-            _log.debug("connection from %s ended: %s", client_address[0], e)
-        except Exception:
-            self.handle_error(request, client_address)
-        finally:
-            self.shutdown_request(request)
-            self._slots.release()
-
     def finish_request(self, request: socket.socket, client_address) -> None:
-        """Read the request head (and before it the TLS handshake) within the header
-        timeout, and answer: a WebSocket session, a file or an error."""
+        """TLS handshake and request head within the header timeout, then the answer."""
         # Frames go out whole: without this, Nagle's algorithm holds a frame's last
         # segment back until the peer's delayed ACK (tens of ms per message).
         request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -432,16 +273,6 @@ class WebSocketServer:
         if isinstance(request, ssl.SSLSocket):
             request.do_handshake()
         self._serve_request(request, client_address, deadline)
-
-    def shutdown_request(self, request: socket.socket) -> None:
-        _lingering_close(request)
-
-    def close_request(self, request: socket.socket) -> None:
-        request.close()
-
-    def handle_error(self, request, client_address) -> None:
-        """Log the exception being handled, raised serving ``client_address``."""
-        _log.exception("unexpected error on a connection from %s", client_address[0])
 
     def _serve_request(self, sock: socket.socket, addr, deadline: float) -> None:
         started = time.monotonic()
@@ -495,7 +326,7 @@ class WebSocketServer:
             unparsed_uri=head.target,
             protocol=head.version,
             headers_in=head.headers,
-            connection=SocketConnection(sock, leftover, addr, sock.getsockname()),
+            connection=SocketConnection(sock, leftover, addr, sock.getsockname(), head.lines),
             is_https=self._tls is not None,
         )
         outcome = flow.handle_upgrade(
