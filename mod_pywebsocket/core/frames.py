@@ -135,10 +135,8 @@ class FragmentedFrameBuilder:
         opcode = constants.OPCODE_CONTINUATION if self._started else kind
         self._opcode = kind
         self._started = not end
-        if isinstance(payload_data, str) and (self._encode_utf8 or not binary):
-            payload_data = payload_data.encode("utf-8")
-        return build_filtered_frame(Frame(int(bool(end)), 0, 0, 0, opcode, bytes(payload_data)),
-                                    self._mask, self._frame_filters)  # fmt: skip
+        payload = payload_data.encode("utf-8") if isinstance(payload_data, str) else bytes(payload_data)
+        return build_filtered_frame(Frame(int(bool(end)), 0, 0, 0, opcode, payload), self._mask, self._frame_filters)
 
 
 def build_filtered_frame(frame: Frame, mask: bool, frame_filters: list[object]) -> bytes:
