@@ -247,6 +247,12 @@ class ServerConnection:
         self.close_sent = True
         return self._control(constants.OPCODE_CLOSE, body)
 
+    def close_written_elsewhere(self) -> None:
+        """A close frame went out that this object did not produce: a handler wrote one on
+        the raw connection and said so (pywebsocket's ``request.server_terminated``).
+        Nothing may follow it, our own close reply included."""
+        self.close_sent = True
+
     def fail(self, code: int, reason: str = "") -> bytes:
         """Fail the connection (RFC 6455 7.1.7): the close to send (none if ours went already)."""
         self.failed = True

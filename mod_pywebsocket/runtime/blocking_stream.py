@@ -27,7 +27,6 @@ from ..core.connection import (
     ServerConnection,
     State,
     close_body,
-    is_sendable_close_code,
 )
 from ..core.deflate import PerMessageDeflate
 from ..core.errors import (
@@ -38,7 +37,6 @@ from ..core.errors import (
     UnsupportedFrameException,
     exception_for_close_code,
 )
-from ..core.frames import MAX_CONTROL_PAYLOAD
 from ..core.messages import Close, Control, Message
 from . import compat
 from .capacity import BufferBudget
@@ -274,6 +272,9 @@ class Stream(PywebsocketInternals):
         request.ws_close_code = event.code
         request.ws_close_reason = event.reason
         request.client_terminated = True
+        if not self._core.close_sent and request.server_terminated:
+            # The handler wrote its own close and said so, as pywebsocket3's handlers do.
+            self._core.close_written_elsewhere()
         if self._core.close_sent:
             return  # the reply to our own close: the closing handshake is complete
         hook = self._passive_closing_handshake
@@ -281,14 +282,26 @@ class Stream(PywebsocketInternals):
             dispatcher = getattr(request, "_dispatcher", None)
             hook = getattr(dispatcher, "passive_closing_handshake", default_passive_closing_handshake)
         code, reason = hook(request)
-        code = _sendable_code(code)
+        if code is None and reason:
+            _log.warning("%s: a close reason needs a code; the reply to the close goes without", request.ws_resource)
         reason = (reason or "") if code is not None else ""
-        if len(reason.encode("utf-8")) > MAX_CONTROL_PAYLOAD - 2:
-            reason = ""  # longer than a close frame can carry
+        try:
+            close_body(code, reason)
+        except BadOperationException as e:
+            # pywebsocket3's answer to a hook that asks for a close it cannot send (1005
+            # echoed from an empty close, a reason over 123 bytes): close 1011, and the
+            # error reaches the handler.
+            _log.warning("%s: the passive-close hook's (%r, %r) cannot be sent (%s): closing with 1011",
+                         request.ws_resource, code, reason, e)  # fmt: skip
+            code, reason, error = constants.STATUS_INTERNAL_ENDPOINT_ERROR, "", e
+        else:
+            error = None
         try:
             self._send_close(code, reason)
         except InvalidState:
             pass  # another thread's close went first
+        if error is not None:
+            raise BadOperationException(f"the passive-close hook's answer cannot be sent: {error}")
 
     def _fail(self, code: int, reason: str) -> None:
         """Fail the connection (RFC 6455 7.1.7): send a close with ``code`` and raise."""
@@ -440,7 +453,3 @@ def default_passive_closing_handshake(request) -> tuple[int | None, str]:
     if code is None or code == constants.STATUS_NO_STATUS_RECEIVED:
         return None, ""
     return code, ""
-
-
-def _sendable_code(code: int | None) -> int | None:
-    return code if code is not None and is_sendable_close_code(code) else None

@@ -174,6 +174,28 @@ def test_connection_write_of_text(target):
     assert response.status == pick(profile, 200, 403)
 
 
+# -- answers the same in both profiles, as pywebsocket3's -------------------------------
+
+
+def test_a_close_the_handler_wrote_itself_is_not_followed_by_ours(target):
+    server, _ = target
+    client = opened(server, "/raw_close")
+    assert client.read_frame() == (CLOSE, (4001).to_bytes(2, "big") + b"raw")
+    client.send_frame(CLOSE, (1000).to_bytes(2, "big"))
+    assert client.read_frame() is None  # the connection ends; no second close
+
+
+def test_a_hook_that_asks_for_an_unsendable_close_gets_1011(target):
+    server, _ = target
+    client = opened(server, "/echo_hook")
+    client.send_frame(CLOSE)  # empty: the hook answers (1005, None)
+    opcode, payload = client.read_frame()
+    assert (opcode, close_code(payload)) == (CLOSE, 1011)
+    client = opened(server, "/echo_hook")
+    client.send_frame(CLOSE, (3000).to_bytes(2, "big") + b"fine")
+    assert client.read_frame() == (CLOSE, (3000).to_bytes(2, "big") + b"fine")
+
+
 # -- the internals browser vendors' handlers use work in both profiles ---------------------
 
 
