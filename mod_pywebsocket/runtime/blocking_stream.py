@@ -383,8 +383,8 @@ class Stream(PywebsocketInternals):
         except InvalidState:  # another thread's close went first
             _log.debug("close_connection: the close was already sent")
             return
-        if not wait_response or core.close_received or core.failed:
-            return
+        if not wait_response or core.close_received or core.failed or self._announced_close is not None:
+            return  # (a stopping server waits for no reply: its deadline is its own)
         if code in (constants.STATUS_GOING_AWAY, constants.STATUS_PROTOCOL_ERROR):
             return
         self._drain_until_close()

@@ -159,13 +159,13 @@ class Dispatcher:
             # Expected when the server closed the session under the handler (shutdown).
             level = logging.DEBUG if request.server_terminated else logging.WARNING
             _log.log(level, "%s: bad operation in handler: %s", request.ws_resource, e)
-            self._close_on_error(request, constants.STATUS_INTERNAL_ENDPOINT_ERROR, "")
+            self._close_on_error(request, constants.STATUS_INTERNAL_ENDPOINT_ERROR, "", wait=True)
             return
         except Exception:
             if not compat.active().close_on_handler_error:
                 raise  # pywebsocket3's answer: the exception ends the connection, no close frame
             _log.exception("%s: handler %s raised", request.ws_resource, suite.path)
-            self._close_on_error(request, constants.STATUS_INTERNAL_ENDPOINT_ERROR, "handler error")
+            self._close_on_error(request, constants.STATUS_INTERNAL_ENDPOINT_ERROR, "handler error", wait=True)
             return
         if not request.server_terminated:
             try:
@@ -174,10 +174,13 @@ class Dispatcher:
                 _log.debug("%s: no close reply: %s", request.ws_resource, e)
 
     @staticmethod
-    def _close_on_error(request, code: int | None, reason: str) -> None:
+    def _close_on_error(request, code: int | None, reason: str, wait: bool = False) -> None:
+        """Close with ``code`` unless a close went already. ``wait``: for the client's reply
+        too, as pywebsocket3 did after a handler's error (the browser sees a clean close;
+        closing TCP at once could cut the close off); not after a protocol failure."""
         if code is None or request.server_terminated:
             return
         try:
-            request.ws_stream.close_connection(code, reason, wait_response=False)
+            request.ws_stream.close_connection(code, reason, wait_response=wait)
         except (ConnectionTerminatedException, BadOperationException):
             pass

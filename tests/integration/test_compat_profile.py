@@ -79,15 +79,34 @@ def test_reply_to_a_clients_close(target):
     assert (opcode, close_code(payload)) == (CLOSE, pick(profile, None, 1000))
 
 
+def closes_cleanly_with(client: RawWebSocket, code: int) -> None:
+    """A close with ``code``, then the server waits for the client's reply before it ends
+    TCP (so the browser sees a clean close), then it ends TCP."""
+    opcode, payload = client.read_frame()
+    assert (opcode, close_code(payload)) == (CLOSE, code)
+    client.sock.settimeout(0.3)
+    with pytest.raises(TimeoutError):  # still open, waiting for the reply
+        client.sock.recv(1)
+    client.sock.settimeout(10)
+    client.send_frame(CLOSE, (1000).to_bytes(2, "big"))
+    assert client.read_frame() is None
+
+
 def test_handler_exception(target):
     server, profile = target
     client = opened(server, "/raise")
     client.send_frame(TEXT, b"go")
-    frame = client.read_frame()
     if profile == "rfc":
-        assert frame is not None and frame[0] == CLOSE and close_code(frame[1]) == 1011
+        closes_cleanly_with(client, 1011)
     else:
-        assert frame is None  # TCP dropped: the browser reports 1006
+        assert client.read_frame() is None  # TCP dropped: the browser reports 1006
+
+
+def test_bad_operation_closes_with_1011_and_waits_for_the_reply(target):
+    server, _ = target
+    client = opened(server, "/bad_operation")
+    client.send_frame(TEXT, b"text sent as binary")
+    closes_cleanly_with(client, 1011)
 
 
 @pytest.mark.parametrize(
