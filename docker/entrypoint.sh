@@ -134,9 +134,9 @@ if ! out=$(apache2 -t -f "$conf" "${defines[@]}" 2>&1); then
     die "Apache refused the configuration (see above)"
 fi
 if [ "$WS_ROLE" = appliance ]; then
-    log "serving handlers from $WS_HANDLER_ROOT on ports 80 (ws, http) and 443 (wss, https)"
+    log "serving handlers from $WS_HANDLER_ROOT on $WS_LISTEN_HTTP (ws, http) and $WS_LISTEN_HTTPS (wss, https)"
 else
-    log "balancing ports 80 (ws, http) and 443 (wss, https) over ${members[*]}"
+    log "balancing $WS_LISTEN_HTTP (ws, http) and $WS_LISTEN_HTTPS (wss, https) over ${members[*]}"
 fi
 apache2 -f "$conf" "${defines[@]}" -DFOREGROUND &
 apache_pid=$!

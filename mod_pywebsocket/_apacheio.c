@@ -3,7 +3,8 @@
  *
  * mod_python's conn.read()/req.write() create a new bucket brigade in a pool
  * that lives as long as the connection on every call, so a long-lived
- * WebSocket grows by tens of bytes per message (study note, P3), and each call
+ * WebSocket grows by tens of bytes per message (measured on mod_python 3.5 with
+ * Apache 2.4: RSS up with the message count, not the traffic), and each call
  * goes through the request's filter chain. Here each connection gets one
  * input and one output brigade, emptied after every call, so memory stays
  * flat however many messages pass; the GIL is released while Apache blocks.

@@ -1,6 +1,6 @@
 /*
  * Optional accelerator for the one loop pure Python cannot do fast: XOR-ing a
- * payload with the 4-byte WebSocket mask. framing.apply_mask falls back to a
+ * payload with the 4-byte WebSocket mask. core.frames.apply_mask falls back to a
  * big-integer XOR when this module is not built (or MOD_PYWEBSOCKET_NO_SPEEDUPS
  * is set); both give identical results, and the tests run both.
  */

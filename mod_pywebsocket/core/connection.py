@@ -11,8 +11,10 @@ this same object.
 The state is explicit (``State``): OPEN, then CLOSING once either side's close frame
 has gone by, then CLOSED once both have (or the connection failed). Rules it keeps:
 
-* nothing after our close frame: data, pings and pongs sent after it raise
-  ``InvalidState`` (RFC 6455 section 5.5.1);
+* nothing after our close frame: data frames sent after it raise ``InvalidState``
+  (RFC 6455 section 5.5.1 forbids them); so do pings and pongs, which the RFC does
+  not forbid there, because a peer that has our close may already have closed TCP,
+  and no client waits for a pong once it has our close;
 * a fragmented message keeps one opcode, continuations follow the first frame,
   and compression (permessage-deflate) is decided once per message;
 * only close codes an endpoint may send (1000-4999 less 1004, 1005, 1006, 1015);
