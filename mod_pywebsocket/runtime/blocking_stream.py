@@ -272,9 +272,7 @@ class Stream(PywebsocketInternals):
         request.ws_close_code = event.code
         request.ws_close_reason = event.reason
         request.client_terminated = True
-        if not self._core.close_sent and request.server_terminated:
-            # The handler wrote its own close and said so, as pywebsocket3's handlers do.
-            self._core.close_written_elsewhere()
+        self._note_handlers_own_close()
         if self._core.close_sent:
             return  # the reply to our own close: the closing handshake is complete
         hook = self._passive_closing_handshake
@@ -303,9 +301,16 @@ class Stream(PywebsocketInternals):
         if error is not None:
             raise BadOperationException(f"the passive-close hook's answer cannot be sent: {error}")
 
+    def _note_handlers_own_close(self) -> None:
+        """A handler that wrote its own close frame says so with ``request.server_terminated``
+        (pywebsocket3's handlers do): then no close of ours may follow, not even a failure's."""
+        if self._request.server_terminated and not self._core.close_sent:
+            self._core.close_written_elsewhere()
+
     def _fail(self, code: int, reason: str) -> None:
         """Fail the connection (RFC 6455 7.1.7): send a close with ``code`` and raise."""
         _log.info("failing the connection with %d: %s", code, reason)
+        self._note_handlers_own_close()
         self._close_requested = True
         try:
             with self._write_lock:
