@@ -27,6 +27,7 @@ from ..core.connection import (
     ServerConnection,
     State,
     close_body,
+    is_sendable_close_code,
 )
 from ..core.deflate import PerMessageDeflate
 from ..core.errors import (
@@ -37,6 +38,7 @@ from ..core.errors import (
     UnsupportedFrameException,
     exception_for_close_code,
 )
+from ..core.frames import MAX_CONTROL_PAYLOAD
 from ..core.messages import Close, Control, Message
 from . import compat
 from .capacity import BufferBudget
@@ -283,17 +285,20 @@ class Stream(PywebsocketInternals):
         if code is None and reason:
             _log.warning("%s: a close reason needs a code; the reply to the close goes without", request.ws_resource)
         reason = (reason or "") if code is not None else ""
+        error = None
         try:
             close_body(code, reason)
         except BadOperationException as e:
-            # pywebsocket3's answer to a hook that asks for a close it cannot send (1005
-            # echoed from an empty close, a reason over 123 bytes): close 1011, and the
-            # error reaches the handler.
-            _log.warning("%s: the passive-close hook's (%r, %r) cannot be sent (%s): closing with 1011",
-                         request.ws_resource, code, reason, e)  # fmt: skip
-            code, reason, error = constants.STATUS_INTERNAL_ENDPOINT_ERROR, "", e
-        else:
-            error = None
+            # A hook asked for a close no frame may carry (1005 echoed after an empty close,
+            # a reason over 123 bytes): the nearest close that may be sent (RFC 6455 7.4.1;
+            # Autobahn 7.3.1 wants an empty close or 1000 after an empty one), or as
+            # pywebsocket3 did, 1011 and the error for the handler.
+            if compat.active().nearest_close_for_an_unsendable_hook_answer:
+                code, reason = _nearest_sendable_close(code, reason)
+            else:
+                _log.warning("%s: the passive-close hook's (%r, %r) cannot be sent (%s): closing with 1011",
+                             request.ws_resource, code, reason, e)  # fmt: skip
+                code, reason, error = constants.STATUS_INTERNAL_ENDPOINT_ERROR, "", e
         try:
             self._send_close(code, reason)
         except InvalidState:
@@ -458,3 +463,11 @@ def default_passive_closing_handshake(request) -> tuple[int | None, str]:
     if code is None or code == constants.STATUS_NO_STATUS_RECEIVED:
         return None, ""
     return code, ""
+
+
+def _nearest_sendable_close(code: int | None, reason: str) -> tuple[int | None, str]:
+    """``(code, reason)`` made sendable: an unsendable code becomes no code (an empty close)
+    and a reason too long for a close frame is dropped."""
+    if code is None or not is_sendable_close_code(code):
+        return None, ""
+    return code, reason if len(reason.encode("utf-8")) <= MAX_CONTROL_PAYLOAD - 2 else ""

@@ -32,6 +32,10 @@ class Profile:
     #: A client's close, when the handler has no passive-close hook: echo its code
     #: (RFC 6455 5.5.1) or answer 1000.
     echo_close_code: bool = True
+    #: A passive-close hook that answers with a close no frame may carry (1005 echoed
+    #: after an empty close, a reason over 123 bytes): the nearest sendable close (no
+    #: code, or no reason), or close 1011 and a BadOperationException for the handler.
+    nearest_close_for_an_unsendable_hook_answer: bool = True
     #: A handler that raises after the handshake: close 1011, or drop TCP (1006).
     close_on_handler_error: bool = True
     #: A resource whose handler file does not load: 500, or no handler at all (404, or
@@ -54,6 +58,7 @@ RFC = Profile("rfc")
 PYWEBSOCKET3 = Profile(
     "pywebsocket3",
     echo_close_code=False,
+    nearest_close_for_an_unsendable_hook_answer=False,
     close_on_handler_error=False,
     broken_handler_is_500=False,
     version_status=constants.HTTP_STATUS_BAD_REQUEST,
