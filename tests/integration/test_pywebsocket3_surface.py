@@ -28,8 +28,7 @@ from pathlib import Path
 import pytest
 from websockets.sync.client import connect
 
-from ..servers import ROOT
-from .test_wptserve import REFERENCE
+from ..servers import ROOT, make_pywebsocket3_venv
 
 pytestmark = pytest.mark.integration
 
@@ -131,11 +130,7 @@ def script(function, *args) -> str:
 
 @pytest.fixture(scope="module")
 def reference_python(tmp_path_factory) -> Path:
-    venv = tmp_path_factory.mktemp("pywebsocket3-surface") / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    python = venv / "bin" / "python"
-    subprocess.run([python, "-m", "pip", "install", "-q", *REFERENCE], check=True, capture_output=True, timeout=600)
-    return python
+    return make_pywebsocket3_venv(tmp_path_factory.mktemp("pywebsocket3-surface"))
 
 
 def environment(package: str) -> dict[str, str]:

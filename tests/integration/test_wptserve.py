@@ -28,7 +28,7 @@ import pytest
 from mod_pywebsocket import common
 
 from ..h2client import H2Connection
-from ..servers import ROOT, make_certificate
+from ..servers import PYWEBSOCKET3, ROOT, make_certificate
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +37,7 @@ SERVER_SCRIPT = Path(__file__).with_name("wptserve_h2_server.py")
 # wptserve and its HTTP/2 dependencies, pinned; wptserve's own dependency on pywebsocket3
 # is what this package replaces, so it is installed with --no-deps.
 WPTSERVE = ["wptserve==4.0.3", "h2==4.4.1", "hpack==4.2.0", "hyperframe==6.1.0"]
-REFERENCE = ["pywebsocket3==4.0.2", "six==1.17.0"]  # with its one dependency
+REFERENCE = PYWEBSOCKET3  # the real pywebsocket3 and its one dependency, pinned once
 KINDS = ["ours"] + (["pywebsocket3"] if os.environ.get("MPWS_WPTSERVE_REFERENCE") == "1" else [])
 TIMEOUT = 10.0
 # WPT's Send-65K-data tests send 65,000 bytes. wptserve never acknowledges received
@@ -117,6 +117,19 @@ def stream_ends(h2: H2Connection, ws) -> None:
     assert ws.stream_id in h2.ended
 
 
+def assert_nothing_arrives(h2: H2Connection, ws, seconds: float = 1.0) -> None:
+    """For ``seconds``, the server sends nothing on ``ws``'s stream (while serving the rest)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        h2.sock.settimeout(0.2)
+        try:
+            h2._pump()
+        except TimeoutError:
+            pass
+    h2.sock.settimeout(TIMEOUT)
+    assert not h2.data.get(ws.stream_id)
+
+
 def test_pywebsocket3_is_this_package_before_any_handler_is_loaded(wptserve):
     kind, _, _, log = wptserve
     expected = "mod_pywebsocket" if kind == "ours" else "pywebsocket3"
@@ -188,15 +201,7 @@ def test_aborted_by_user_sends_nothing_more_and_the_connection_serves_on(h2):
     ws = open_ws(h2, "/abort_transfer")
     assert ws.recv() == "about to abort"
     ws.send("go")
-    deadline = time.monotonic() + 1.0
-    while time.monotonic() < deadline:  # no close frame, nothing at all, on that stream
-        h2.sock.settimeout(0.2)
-        try:
-            h2._pump()
-        except TimeoutError:
-            pass
-    h2.sock.settimeout(TIMEOUT)
-    assert not h2.data.get(ws.stream_id)
+    assert_nothing_arrives(h2, ws)  # no close frame, nothing at all, on that stream
     other = open_ws(h2, "/echo")
     other.send("after the abort")
     assert other.recv() == "after the abort"
@@ -250,15 +255,7 @@ def test_pywebsocket3_profile_sends_no_close_after_a_handler_exception(h2_pywebs
     h2 = h2_pywebsocket3_profile
     ws = open_ws(h2, "/raise")
     ws.send("go")
-    deadline = time.monotonic() + 1.0
-    while time.monotonic() < deadline:
-        h2.sock.settimeout(0.2)
-        try:
-            h2._pump()
-        except TimeoutError:
-            pass
-    h2.sock.settimeout(TIMEOUT)
-    assert not h2.data.get(ws.stream_id)
+    assert_nothing_arrives(h2, ws)
     other = open_ws(h2, "/echo")
     other.send("served on")
     assert other.recv() == "served on"
