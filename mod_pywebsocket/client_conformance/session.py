@@ -12,6 +12,12 @@ a silent client costs its own connection nothing more than the case's timeout.
 The closing rules follow the suite: the server drops TCP as soon as both close frames
 have gone by, waits ``CLOSE_TIMEOUT`` seconds for the client's close after its own,
 and ends every case by ``Case.timeout`` at the latest.
+
+A case ends on what the client did, never on the order in which our writes and its
+FIN or RST crossed: when a write fails, what the client sent before it went is still
+readable (Linux keeps received octets readable after a reset, and TLS records and
+HTTP/2 DATA frames already received are still in the transport's buffers), so it is
+read into the case to its end of stream before the case is judged (``_drain``).
 """
 
 from __future__ import annotations
@@ -31,6 +37,9 @@ from .verdicts import Outcome, judge
 
 # Seconds the server waits for the client's close after sending its own.
 CLOSE_TIMEOUT = 2.0
+# Seconds a failed write waits for the rest of what the client sent (its end of stream
+# normally comes at once: the write failed because the client is gone).
+DRAIN_TIMEOUT = 1.0
 READ_SIZE = 64 * 1024
 MAX_MESSAGE_SIZE = 64 * 1024 * 1024
 WIRE_LOG_LIMIT = 2000  # entries kept per case; the rest is counted
@@ -60,6 +69,7 @@ class LiveSession:
         self._close_sent = False
         self._close_received = False
         self._tcp_closed = False
+        self._write_failed = False  # the client is gone: nothing more is sent, what it sent is read
         self._broken = False  # the client broke the protocol: what it sends next is not parsed
         self._handed_over: list[Observation] | None = None  # messages for wait_for_message
         self._wire_on = True
@@ -196,7 +206,7 @@ class LiveSession:
         return not (self._close_sent or self._close_received or self._tcp_closed)
 
     def _start_close(self, body: bytes, code: int | None) -> None:
-        if self._close_sent or self._tcp_closed:
+        if self._close_sent or self._tcp_closed or self._write_failed:
             return  # one close handshake: a second close frame is only ever sent raw (send_frame)
         if not self._close_received:
             self.outcome.closed_by_me = True
@@ -207,7 +217,7 @@ class LiveSession:
             self.outcome.was_clean = True
 
     def _drop(self, why: str) -> None:
-        if not self._tcp_closed:
+        if not self._tcp_closed and not self._write_failed:
             self.outcome.dropped_by_me = True
             self._tcp_closed = True
             self._wire("--", f"the server drops TCP: {why}")
@@ -216,13 +226,25 @@ class LiveSession:
     def _write(self, data: bytes) -> None:
         if self._tcp_closed:
             raise _Ended
+        if self._write_failed:
+            return  # while draining: a pong or close the client can no longer get
         try:
             self._conn.write(data)
         except OSError as e:
-            self._tcp_closed = True
+            self._write_failed = True
             self._wire("--", f"write failed: {e}")
+            self._drain()
             raise _Ended from None
         self.octets_sent += len(data)
+
+    def _drain(self) -> None:
+        """After a failed write: read what the client sent before it went, to its end of stream,
+        into the case (its messages, its close), so that the verdict is about what it did."""
+        try:
+            self._receive_until(self._now() + DRAIN_TIMEOUT, stop=lambda: False)
+        except _Ended:
+            pass
+        self._tcp_closed = True
 
     # -- receiving ------------------------------------------------------------
 
