@@ -4,7 +4,8 @@
 the Autobahn TestSuite's report format, and the per-case files it names) and writes
 ``index.html`` next to them: one row per case, grouped by section, one column per
 agent, each cell the verdict in its colour with a link to the case's own page
-(``<case file>.html``). The pages are self-contained (inline CSS, no scripts, nothing
+(``<case file>.html``); and ``matrix.html``, the same cases by engine and transport
+(``report_matrix``). The pages are self-contained (inline CSS, no scripts, nothing
 fetched). Everything shown comes from clients (agent names, payloads, close reasons),
 so all of it is escaped; case files are only read by plain names, never by paths.
 """
@@ -302,9 +303,13 @@ def write_html(reports_dir: str) -> str:
             if isinstance(report, dict):
                 reports[(agent, case_id)] = report
                 _write(os.path.join(reports_dir, _page_name(name)), _case_page(report))
+    from .report_matrix import matrix_html  # it builds on this module's helpers
+
+    _write(os.path.join(reports_dir, "matrix.html"), matrix_html(index, set(reports)))
     body = (
         "<h1>WebSocket client conformance</h1>\n"
-        "<p>The Autobahn TestSuite's client cases, run by this server. Each cell links to the case's report.</p>\n"
+        "<p>The Autobahn TestSuite's client cases, run by this server. Each cell links to the case's report. "
+        '<a href="matrix.html">The matrix</a>: engines &times; transports, and where they disagree.</p>\n'
         + (_table(index, set(reports), _transports(reports)) if index else "<p>No results yet.</p>")
     )
     path = os.path.join(reports_dir, "index.html")
