@@ -84,13 +84,22 @@ unit: $(VENV)/.installed ## unit tests of the protocol core (no sockets, no Dock
 integration: $(VENV)/.installed image ## both servers (the image and standalone), real clients, ws and wss
 	MPWS_IMAGE=$(IMAGE) $(PY) -m pytest -q tests/integration $(PYTEST_ARGS)
 
-chromium: ## make sure Debian's chromium is installed (for `make browser`)
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "installing Debian's chromium package"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+# The browser engines of `make browser` and `make client-conformance`: chromium, firefox, webkit,
+# comma-separated (default: all three; `make engines` installs what they lack from Debian's
+# packages). tests/engines knows what each needs.
+ENGINES ?=
 
-browser: $(VENV)/.installed image chromium ## headless Chromium against both servers over ws and wss
-	MPWS_IMAGE=$(IMAGE) $(PY) -m pytest -q tests/browser $(PYTEST_ARGS)
+chromium: ## make sure Debian's chromium and chromedriver are installed
+	@$(MAKE) --no-print-directory engines ENGINES=chromium
+
+.PHONY: engines
+engines: ## install the Debian packages the ENGINES (default: all three) lack
+	@set -e; missing="$$($(PYTHON) -m tests.engines --missing '$(or $(ENGINES),chromium firefox webkit)')"; \
+	if [ -n "$$missing" ]; then echo "installing Debian's $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
+
+browser: $(VENV)/.installed image engines ## headless Chromium, Firefox, WebKit (ENGINES=; default: all installed) against both servers, ws and wss
+	MPWS_IMAGE=$(IMAGE) ENGINES='$(ENGINES)' $(PY) -m pytest -q tests/browser $(PYTEST_ARGS)
 
 conformance: $(VENV)/.installed image ## the Autobahn TestSuite (kosoku): 12/13 in part (FULL=1: all 517 on both); 1-10 over wss
 	MPWS_IMAGE=$(IMAGE) $(PY) -m tests.conformance --server apache $(APACHE_CASES)
@@ -98,8 +107,9 @@ conformance: $(VENV)/.installed image ## the Autobahn TestSuite (kosoku): 12/13 
 	$(PY) -m tests.conformance --server standalone $(STANDALONE_CASES)
 	$(PY) -m tests.conformance --server standalone --tls $(NO_DEFLATE_CASES)
 
-client-conformance: $(VENV)/.installed image chromium ## headless Chromium through the 517 client cases over ws and HTTP/2 (KOSOKU=1: also against kosoku's)
-	MPWS_IMAGE=$(IMAGE) $(PY) -m tests.client_conformance.chromium $(if $(KOSOKU),--kosoku) $(if $(CASES),--cases '$(CASES)') $(if $(TRANSPORTS),--transports $(TRANSPORTS))
+client-conformance: $(VENV)/.installed image engines ## the browsers (ENGINES=) through the 517 client cases (CASES=, or CASES=bounded) over ws and HTTP/2 (TRANSPORTS=); fails on a verdict its expected/<engine>.json does not hold (UPDATE_EXPECTED=1 rewrites them) or a case on another transport; KOSOKU=1: also through kosoku's
+	MPWS_IMAGE=$(IMAGE) ENGINES='$(ENGINES)' $(PY) -m tests.client_conformance.browsers $(if $(KOSOKU),--kosoku) \
+	  $(if $(CASES),--cases '$(CASES)') $(if $(TRANSPORTS),--transports $(TRANSPORTS)) $(if $(UPDATE_EXPECTED),--update-expected)
 
 fuzz: $(VENV)/.installed ## atheris on the frame, handshake and extension parsers, FUZZ_SECONDS each (crashes: reports/fuzz/)
 	@mkdir -p reports/fuzz; for t in $(FUZZ_TARGETS); do echo "fuzzing $$t for $(FUZZ_SECONDS)s"; \
@@ -114,7 +124,8 @@ bench: $(VENV)/.installed image ## speed against pywebsocket3, websockets and a 
 	@test -e /usr/include/openssl/sha.h || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libssl-dev >/dev/null; }
 	MPWS_IMAGE=$(IMAGE) $(PY) -m bench.run $(BENCH_ARGS)
 
-test: lint unit integration browser conformance ## everything above: lint, unit, integration, browser, conformance, 15 s of fuzzing per target
+test: lint unit integration browser conformance ## everything above: lint, unit, integration, browser, conformance, each engine through a few client cases per section, 15 s of fuzzing per target
+	$(MAKE) --no-print-directory client-conformance CASES=bounded
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=15
 
 clean: ## remove the venv, caches and reports
