@@ -140,8 +140,20 @@ def write_expected(engine: str, version: str, runs: dict[str, dict]) -> Path:
         "transports": transports,
     }
     EXPECTED.mkdir(exist_ok=True)
-    path.write_text(json.dumps(document, indent=1) + "\n")
+    path.write_text(_one_case_a_line(document))
     return path
+
+
+def _one_case_a_line(document: dict) -> str:
+    """JSON with one case per line, so that a diff of an update shows exactly the cases that moved."""
+    transports = []
+    for transport, verdicts in document["transports"].items():
+        lines = ",\n".join(f"   {json.dumps(case_id)}: {json.dumps(v)}" for case_id, v in verdicts.items())
+        transports.append(
+            f"  {json.dumps(transport)}: {{\n{lines}\n  }}" if lines else f"  {json.dumps(transport)}: {{}}"
+        )
+    head = ",\n".join(f" {json.dumps(k)}: {json.dumps(v)}" for k, v in document.items() if k != "transports")
+    return f'{{\n{head},\n "transports": {{\n' + ",\n".join(transports) + "\n }\n}\n"
 
 
 def _kosoku(browser, appliance, patterns: list[str] | None, timeout: float) -> tuple[dict, float]:
