@@ -81,7 +81,7 @@ lint: $(VENV)/.installed ## ruff check and format check; the pure parts type-che
 unit: $(VENV)/.installed ## unit tests of the protocol core (no sockets, no Docker)
 	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
 
-integration: $(VENV)/.installed image ## both servers (the image and standalone), real clients, ws and wss
+integration: $(VENV)/.installed image chromium ## both servers (the image and standalone), real clients, ws and wss
 	MPWS_IMAGE=$(IMAGE) $(PY) -m pytest -q tests/integration $(PYTEST_ARGS)
 
 # The browser engines of `make browser` and `make client-conformance`: chromium, firefox, webkit,

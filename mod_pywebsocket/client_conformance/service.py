@@ -6,7 +6,10 @@ unchanged (N is a 1-based case number in the suite's order):
 * ``<base>/getCaseCount``: one text message, the number of cases;
 * ``<base>/getCaseInfo?case=N``: one text message, JSON ``{"id", "description"}``;
 * ``<base>/runCase?case=N&agent=A`` (or ``casetuple=1.2.3``): the case itself;
-* ``<base>/getCaseStatus?case=N&agent=A``: JSON ``{"behavior"}`` of the last run;
+* ``<base>/getCaseStatus?case=N&agent=A``: JSON ``{"behavior"}`` of the last run (here
+  also ``behaviorClose`` and ``transport``, "HTTP/1.1" or "HTTP/2": what that run's
+  WebSocket came over, so that a page loaded over HTTP/2 can tell the cases its
+  browser put on HTTP/1.1);
 * ``<base>/updateReports?agent=A``: writes the reports, then closes.
 
 The dispatcher serves these only where no handler file of the user's has the same
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import threading
 from urllib.parse import parse_qs
@@ -27,7 +31,7 @@ from ..core.deflate import PerMessageDeflate, PerMessageDeflateExtensionProcesso
 from ..runtime.handler_files import HandlerSuite
 from . import cases
 from .case import Case, DeflateOffer
-from .reports import MAX_AGENTS, ReportStore, case_report, now_iso
+from .reports import MAX_AGENTS, ReportStore, case_report, now_iso, report_file_name
 from .session import LiveSession
 
 BASE = "/autobahn"
@@ -114,6 +118,8 @@ class ClientConformance:
         # one of 12 cases): the answer waits for the run in progress.
         self._running: dict[tuple[str, str], threading.Event] = {}
         self._running_lock = threading.Lock()
+        # (agent, case id) -> the transport of that case's last run here, for getCaseStatus.
+        self._transports: dict[tuple[str, str], str] = {}
 
     def suites(self) -> dict[str, HandlerSuite]:
         """The built-in resources and their handlers, for ``Dispatcher(builtin_suites=...)``."""
@@ -151,8 +157,23 @@ class ClientConformance:
             running = self._running.get((agent, case.id))
         if running is not None:
             running.wait(STATUS_WAIT)
-        status = self.store.status(agent, case.id) or {"behavior": None, "behaviorClose": None}
+        status = dict(self.store.status(agent, case.id) or {"behavior": None, "behaviorClose": None})
+        status["transport"] = self._transport_of(agent, case.id)  # a field of our own: Autobahn's stay as they are
         request.ws_stream.send_message(json.dumps(status))
+
+    def _transport_of(self, agent: str, case_id: str) -> str | None:
+        """The transport of the case's last run: from memory, else from its report (another process ran it)."""
+        with self._running_lock:
+            found = self._transports.get((agent, case_id))
+        if found is not None:
+            return found
+        try:
+            with open(os.path.join(self.store.directory, report_file_name(agent, case_id)), encoding="utf-8") as f:
+                report = json.load(f)
+        except (OSError, ValueError):
+            return None
+        transport = report.get("transport") if isinstance(report, dict) and report.get("agent") == agent else None
+        return transport if isinstance(transport, str) else None
 
     def _update_reports(self, request) -> None:
         page = self.store.update()
@@ -216,6 +237,7 @@ class ClientConformance:
 
     def _run_and_save(self, request, number: int, case: Case, agent: str, codec) -> None:
         started = now_iso()
+        transport = "HTTP/2" if str(request.protocol).startswith("HTTP/2") else "HTTP/1.1"
         session = LiveSession(case, request.connection, codec)
         _log.info("case %s (%d) for %s starts", case.id, number, agent)
         outcome = session.run()
@@ -227,7 +249,7 @@ class ClientConformance:
             outcome,
             {
                 "started": started,
-                "transport": "HTTP/2" if str(request.protocol).startswith("HTTP/2") else "HTTP/1.1",
+                "transport": transport,
                 "scheme": "wss" if request.is_https() else "ws",
                 "http_request": _request_text(request),
                 "http_response": _response_text(request),
@@ -238,6 +260,8 @@ class ClientConformance:
                 "octets_received": session.octets_received,
             },
         )
+        with self._running_lock:
+            self._transports[(agent, case.id)] = transport
         self.store.save(report)
         _log.info("case %s for %s: %s / %s", case.id, agent, outcome.behavior, outcome.behavior_close)
 
