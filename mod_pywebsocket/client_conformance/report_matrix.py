@@ -14,9 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
-from .report_pages import BEHAVIORS, _cls, _e, _id_key, _page, _page_name
+from .report_pages import _cls, _count_badges, _e, _id_key, _page, _verdicts_text
 
 #: A column's transport label -> the HTTP version its cases must run over.
 TRANSPORT_HTTP = {"ws": "HTTP/1.1", "wss": "HTTP/1.1", "h2": "HTTP/2", "h3": "HTTP/3"}
@@ -73,8 +72,7 @@ def _summary(index: dict[str, dict[str, Any]], columns: list[Column]) -> str:
             verdict = str(entry.get("behavior")) if isinstance(entry, dict) else "?"
             counts[verdict] = counts.get(verdict, 0) + 1
             elsewhere += ran_elsewhere(column, entry)
-        order = [v for v in BEHAVIORS if v in counts] + sorted(v for v in counts if v not in BEHAVIORS)
-        badges = "".join(f'<span class="badge {_cls(v)}">{_e(v)}&nbsp;{counts[v]}</span> ' for v in order)
+        badges = _count_badges(counts)
         if column.http is not None:
             own = len(index[column.agent]) - elsewhere
             badges += f"<br><small>{own} of {len(index[column.agent])} over {_e(column.http)}</small>"
@@ -85,13 +83,8 @@ def _summary(index: dict[str, dict[str, Any]], columns: list[Column]) -> str:
 def _cell(column: Column, entry: Any, linked: bool) -> str:
     if not isinstance(entry, dict):
         return '<td class="missing">&ndash;</td>'
-    behavior, close = entry.get("behavior"), entry.get("behaviorClose")
-    text = _e(behavior)
-    if linked:
-        text = f'<a href="{_e(quote(_page_name(entry["reportfile"])))}">{text}</a>'
-    if close not in (None, "OK"):
-        text += f'<span class="close {_cls(close)}">{_e(close)}</span>'
-    css = _cls(behavior)
+    text = _verdicts_text(entry, linked)
+    css = _cls(entry.get("behavior"))
     if ran_elsewhere(column, entry):
         css += " elsewhere"
         text += f'<span class="flag">over {_e(entry.get("transport"))}</span>'

@@ -242,21 +242,32 @@ def _summary_row(index: dict[str, dict[str, Any]], agents: list[str]) -> str:
         for entry in index[agent].values():
             verdict = str(entry.get("behavior")) if isinstance(entry, dict) else "?"
             counts[verdict] = counts.get(verdict, 0) + 1
-        order = [v for v in BEHAVIORS if v in counts] + sorted(v for v in counts if v not in BEHAVIORS)
-        badges = "".join(f'<span class="badge {_cls(v)}">{_e(v)}&nbsp;{counts[v]}</span> ' for v in order)
-        cells.append(f"<td>{badges}</td>")
+        cells.append(f"<td>{_count_badges(counts)}</td>")
     return f"<tr><th>Summary</th>{''.join(cells)}</tr>"
 
 
-def _cell(entry: Any, linked: bool) -> str:
-    if not isinstance(entry, dict):
-        return '<td class="missing">&ndash;</td>'
+def _count_badges(counts: dict[str, int]) -> str:
+    """Verdict counts as badges, in the suite's order of verdicts."""
+    order = [v for v in BEHAVIORS if v in counts] + sorted(v for v in counts if v not in BEHAVIORS)
+    return "".join(f'<span class="badge {_cls(v)}">{_e(v)}&nbsp;{counts[v]}</span> ' for v in order)
+
+
+def _verdicts_text(entry: dict[str, Any], linked: bool) -> str:
+    """A cell's behaviour verdict (linked to the case's page) and a close verdict other than OK."""
     behavior, close = entry.get("behavior"), entry.get("behaviorClose")
     text = _e(behavior)
     if linked:
         text = f'<a href="{_e(quote(_page_name(entry["reportfile"])))}">{text}</a>'
     if close not in (None, "OK"):
         text += f'<span class="close {_cls(close)}">{_e(close)}</span>'
+    return text
+
+
+def _cell(entry: Any, linked: bool) -> str:
+    if not isinstance(entry, dict):
+        return '<td class="missing">&ndash;</td>'
+    behavior = entry.get("behavior")
+    text = _verdicts_text(entry, linked)
     if entry.get("duration") is not None:
         text += f'<span class="ms">{_e(entry.get("duration"))}&nbsp;ms</span>'
     return f'<td class="{_cls(behavior)}">{text}</td>'

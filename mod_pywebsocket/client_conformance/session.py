@@ -15,9 +15,10 @@ and ends every case by ``Case.timeout`` at the latest.
 
 A case ends on what the client did, never on the order in which our writes and its
 FIN or RST crossed: when a write fails, what the client sent before it went is still
-readable (Linux keeps received octets readable after a reset, and TLS records and
-HTTP/2 DATA frames already received are still in the transport's buffers), so it is
-read into the case to its end of stream before the case is judged (``_drain``).
+readable (Linux keeps received octets readable after a reset, and TLS records already
+received are still in OpenSSL's buffers), so it is read into the case to its end of
+stream before the case is judged (``_drain``). Over HTTP/2 on Apache a stream the client
+resets loses what mod_http2 still held for it: the next read fails (README).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .processes import START_TIMEOUT, stop_group
+from .processes import START_TIMEOUT, stop_group, tail_of
 from .webdriver import COMMAND_TIMEOUT, WebDriverError
 
 # (method, path relative to the session) -> Marionette's command; "{id}" is an element's id.
@@ -124,10 +124,7 @@ class MarionetteSession:
         return self.send(name, params)
 
     def log_tail(self, size: int = 4000) -> str:
-        try:
-            return self.log.read_text(errors="replace")[-size:]
-        except OSError:
-            return ""
+        return tail_of(self.log, size)
 
     def stop(self) -> None:
         sock = getattr(self, "_sock", None)

@@ -93,3 +93,11 @@ class Xvfb:
 
     def stop(self) -> None:
         stop_group(self.process)
+
+
+def tail_of(log: Path, size: int = 4000) -> str:
+    """The last ``size`` characters of a log file ("" if it cannot be read)."""
+    try:
+        return log.read_text(errors="replace")[-size:]
+    except OSError:
+        return ""

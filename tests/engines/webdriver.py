@@ -19,7 +19,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Protocol
 
-from .processes import START_TIMEOUT, stop_group
+from .processes import START_TIMEOUT, stop_group, tail_of
 
 COMMAND_TIMEOUT = 60.0  # one WebDriver command (scripts and page loads are bounded by the session)
 SCRIPT_TIMEOUT_MS = 60_000
@@ -83,10 +83,7 @@ class Driver:
             time.sleep(0.1)
 
     def log_tail(self, size: int = 4000) -> str:
-        try:
-            return self.log.read_text(errors="replace")[-size:]
-        except OSError:
-            return ""
+        return tail_of(self.log, size)
 
     def stop(self) -> None:
         stop_group(self.process)

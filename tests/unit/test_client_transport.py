@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -20,6 +18,7 @@ from mod_pywebsocket.client_conformance import cases
 from mod_pywebsocket.client_conformance.service import ClientConformance
 
 from .fakes import client_frame, close_frame, make_request
+from .test_report_pages import _run_lib
 
 PAGE = Path(cases.__file__).parent.parent / "static" / "client-conformance.html"
 
@@ -72,17 +71,6 @@ def test_case_status_reads_the_transport_from_the_report_another_process_wrote(t
     assert _status(other, number, "a")["transport"] == "HTTP/2"
     # A case never run: Autobahn's fields, and no transport.
     assert _status(other, cases.number_of("1.1.2"), "a") == {"behavior": None, "behaviorClose": None, "transport": None}
-
-
-def _run_lib(checks: str) -> object:
-    node = shutil.which("node") or shutil.which("nodejs")
-    if node is None:
-        pytest.skip("no node to run the page's script")
-    lib = re.search(r'<script id="conformance-lib">(.*?)</script>', PAGE.read_text(encoding="utf-8"), re.S)
-    assert lib is not None
-    program = lib.group(1) + "\nconst lib = globalThis.conformanceLib;\nconsole.log(JSON.stringify(" + checks + "));"
-    out = subprocess.run([node, "-e", program], capture_output=True, text=True, timeout=30, check=True)
-    return json.loads(out.stdout)
 
 
 def test_page_names_its_own_transport_and_marks_cases_over_another():
