@@ -23,13 +23,13 @@ from .core.errors import (
     UnsupportedFrameException,
 )
 from .core.frames import (
+    Close,
     FragmentedFrameBuilder,
     Frame,
     apply_mask,
     build_filtered_frame,
     create_header,
     create_length_header,
-    encode_close_body,
 )
 from .runtime.blocking_stream import (
     DEFAULT_MAX_MESSAGE_SIZE,
@@ -73,7 +73,15 @@ _NOOP_MASKER = util.NoopMasker()
 
 
 def create_closing_handshake_body(code: int | None, reason: str | bytes) -> bytes:
-    return encode_close_body(code, reason or "")
+    """A close body as pywebsocket3 built it: any code it let handlers send (1000-4999 but
+    1005, 1006 and 1015; ``BadOperationException`` otherwise), the reason as given."""
+    if code is None:
+        return b""
+    try:
+        Close(code).check(any_code=True)
+    except ValueError as e:
+        raise BadOperationException(str(e)) from None
+    return struct.pack("!H", code) + (reason if isinstance(reason, bytes) else (reason or "").encode("utf-8"))
 
 
 def _build_frame(header: bytes, body: bytes, mask: bool) -> bytes:

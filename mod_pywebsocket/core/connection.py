@@ -17,7 +17,8 @@ has gone by, then CLOSED once both have (or the connection failed). Rules it kee
   and no client waits for a pong once it has our close;
 * a fragmented message keeps one opcode, continuations follow the first frame,
   and compression (permessage-deflate) is decided once per message;
-* only close codes an endpoint may send (1000-4999 less 1004, 1005, 1006, 1015);
+* only closes an endpoint may send (``frames.Close.check``: the rule a received close is
+  held to, so we never send what we would fail a peer for);
 * failing the connection (``fail``) sends one close with the failure's code.
 
 ``send_frame_unchecked`` is the one way around those rules, for harnesses that test
@@ -34,9 +35,11 @@ from collections.abc import Callable
 
 from . import constants
 from .deflate import PerMessageDeflate
-from .errors import BadOperationException
+from .errors import BadOperationException, ConnectionTerminatedException, ProtocolError
 from .frames import (
+    MAX_CLOSE_REASON,
     MAX_CONTROL_PAYLOAD,
+    Close,
     Frame,
     FrameParser,
     apply_mask,
@@ -44,17 +47,13 @@ from .frames import (
     build_frame,
     build_frame_parts,
     create_header,
-    encode_close_body,
-    parse_close_body_leniently,
 )
-from .messages import Close, Event, MessageAssembler
+from .messages import Event, MessageAssembler
 
 #: Changes a frame about to be sent in place (pywebsocket's outgoing frame filters).
 FrameFilter = Callable[[Frame], None]
 
 DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024
-# Close codes an endpoint may not send (1005, 1006 and 1015 are for reporting only).
-UNSENDABLE_CLOSE_CODES = frozenset({1004, 1005, 1006, 1015})
 
 
 class State(enum.Enum):
@@ -67,19 +66,10 @@ class InvalidState(BadOperationException):
     """A send the connection's state does not allow (data or a ping after our close)."""
 
 
-def is_sendable_close_code(code: int) -> bool:
-    return 1000 <= code <= 4999 and code not in UNSENDABLE_CLOSE_CODES
-
-
-def close_body(code: int | None, reason: str = "") -> bytes:
-    """The body of a close an endpoint may send; ``BadOperationException`` if it may not."""
-    if code is None:
-        if reason:
-            raise BadOperationException("a close reason needs a status code")
-    elif not is_sendable_close_code(code):
-        raise BadOperationException(f"status code {code} cannot be sent in a close frame")
+def close_to_send(code: int | None, reason: str = "", *, any_code: bool = False) -> Close:
+    """``Close.to_send`` with the error a handler gets: ``BadOperationException``."""
     try:
-        return encode_close_body(code, reason or "")
+        return Close.to_send(code, reason, any_code=any_code)
     except ValueError as e:
         raise BadOperationException(str(e)) from None
 
@@ -106,6 +96,7 @@ class ServerConnection:
         (reserved bits and opcodes fail with 1003, a control frame between fragments with
         1002, any close code and reason is taken); see ``runtime.compat``."""
         self._parser = FrameParser(require_mask=require_mask, max_payload=max_message_size)
+        self.any_close_code = pywebsocket3_rules  # send what pywebsocket3 let handlers send
         self._assembler = MessageAssembler(max_message_size)
         if pywebsocket3_rules:
             self._parser.reserved_code = constants.STATUS_UNSUPPORTED_DATA
@@ -118,12 +109,16 @@ class ServerConnection:
         if deflate is not None:
             self._parser.allow_rsv1 = True
             self._assembler.inflate = deflate.decompress
+            self._assembler.inflate_ahead = deflate.inflate_ahead
         self._mask_send = mask_send
         self._sending_opcode: int | None = None  # the message being sent in fragments
         self._compressing = False  # whether that message is compressed
         self.close_sent = False
         self.close_received = False
         self.failed = False
+        self.close_expected = False  # see expect_close
+        self.announced_close: Close | None = None  # see stop_sending
+        self._outgoing = b""  # see data_to_send
         self.close_code: int | None = None  # what the peer's close said (1005: no code)
         self.close_reason: str | None = None
 
@@ -151,41 +146,93 @@ class ServerConnection:
 
     def take_raw(self, n: int) -> bytes:
         """Up to ``n`` received bytes not parsed yet (for handlers that read raw)."""
+        self._assembler.forget_partial()
         return self._parser.take_raw(n)
 
     def next_frame_unchecked(self) -> Frame | None:
         """The next frame as it came (masking and size checked, nothing else), or None
         until more bytes arrive: for handlers that read raw frames. The frame bypasses
         message assembly; a close among them is reported with ``record_close``."""
-        return self._parser.next_frame(checked=False)
+        self._check_can_receive()
+        self._assembler.forget_partial()
+        try:
+            return self._parser.next_frame(checked=False)
+        except ProtocolError as e:
+            self._fail_on(e)
+            raise
 
     def record_close(self, payload: bytes) -> Close:
         """A close frame's body that a handler read itself: parsed as pywebsocket3 did
         (any code; only a 1-byte body is an error), and the close counts as received."""
-        code, reason = parse_close_body_leniently(payload)
+        close = Close.parse(payload, any_code=True)
         self.close_received = True
-        self.close_code, self.close_reason = code, reason
-        return Close(code, reason, payload)
+        self.close_code, self.close_reason = close.code, close.reason
+        return close
 
     def next_event(self) -> Event | None:
         """The next event in what was received, or None until more bytes arrive.
 
-        Raises ``ProtocolError`` when the peer broke a rule: call ``fail`` with its code.
+        When the peer broke a rule, the connection fails itself (``fail``, with the
+        error's code) and raises the ``ProtocolError``: the close to send is then in
+        ``data_to_send()``. After a failure or a lost connection there are no events:
+        ``ConnectionTerminatedException``.
         """
-        while (frame := self._parser.next_frame()) is not None:
-            event = self._assembler.process(frame)  # None: a fragment, the message goes on
-            if event is not None:
-                if type(event) is Close:
-                    self.close_received = True
-                    self.close_code, self.close_reason = event.code, event.reason
-                return event
+        self._check_can_receive()
+        parser, assembler = self._parser, self._assembler
+        try:
+            while (frame := parser.next_frame()) is not None:
+                event = assembler.process(frame)  # None: a fragment, the message goes on
+                if event is not None:
+                    if type(event) is Close:
+                        self.close_received = True
+                        self.close_code, self.close_reason = event.code, event.reason
+                    return event
+            b0 = parser.partial_frame_head()
+            if b0 >= 0 and assembler.is_text_frame(b0):
+                offset, piece = parser.take_partial_payload()
+                assembler.check_partial_text(b0, offset, piece)
+        except ProtocolError as e:
+            self._fail_on(e)
+            raise
         return None
+
+    def _check_can_receive(self) -> None:
+        if self.failed:
+            raise ConnectionTerminatedException("the connection has already failed")
+
+    def _fail_on(self, error: ProtocolError) -> None:
+        self._outgoing += self.fail(error.code, error.reason)
+
+    def data_to_send(self) -> bytes:
+        """Bytes the connection produced on its own (the close of a failure it found while
+        receiving), to be written now; each call hands them over once."""
+        data, self._outgoing = self._outgoing, b""
+        return data
+
+    def receive_eof(self) -> None:
+        """The transport ended before the closing handshake did (end of stream, a reset, a
+        timeout, a failed write): the connection is CLOSED, abnormally (1006 for the
+        handler), and nothing more is received or sent on it."""
+        self.failed = True
+
+    def expect_close(self) -> None:
+        """A close is on its way (a thread waits to send it): from now on data, pings and
+        pongs are refused (``InvalidState``), so senders that loop give way to it."""
+        self.close_expected = True
+
+    def stop_sending(self, code: int, reason: str = "") -> None:
+        """A stopping server's close: sends are refused from now on, and the next close this
+        connection sends, whoever asks for it, carries ``code`` and ``reason``."""
+        self.announced_close = close_to_send(code, reason, any_code=self.any_close_code)
+        self.close_expected = True
 
     # -- sending ---------------------------------------------------------------
 
     def _check_can_send(self, what: str) -> None:
         if self.close_sent:
             raise InvalidState(f"{what} after the closing handshake was sent")
+        if self.close_expected:
+            raise InvalidState("the closing handshake is being sent")
 
     def send_message(self, payload: bytes, binary: bool, end: bool = True) -> bytes:
         """A message, or with ``end=False`` one fragment of it (later calls continue it)."""
@@ -244,8 +291,10 @@ class ServerConnection:
 
     def send_close(self, code: int | None = constants.STATUS_NORMAL_CLOSURE, reason: str = "") -> bytes:
         """Our close frame (``code=None``: an empty body). Nothing may be sent after it."""
-        self._check_can_send("close")
-        body = close_body(code, reason)
+        if self.close_sent:
+            raise InvalidState("close after the closing handshake was sent")
+        close = self.announced_close or close_to_send(code, reason, any_code=self.any_close_code)
+        body = close.serialize()
         self.close_sent = True
         return self._control(constants.OPCODE_CLOSE, body)
 
@@ -256,12 +305,15 @@ class ServerConnection:
         self.close_sent = True
 
     def fail(self, code: int, reason: str = "") -> bytes:
-        """Fail the connection (RFC 6455 7.1.7): the close to send (none if ours went already)."""
+        """Fail the connection (RFC 6455 7.1.7): the close to send (none if ours went already).
+        After the connection failed itself (``next_event``), the close it produced, once."""
+        if self.failed and self._outgoing:
+            return self.data_to_send()
         self.failed = True
         if self.close_sent:
             return b""
         self.close_sent = True
-        body = encode_close_body(code, _truncate_utf8(reason, MAX_CONTROL_PAYLOAD - 2))
+        body = Close(code, _truncate_utf8(reason, MAX_CLOSE_REASON)).serialize()
         return self._control(constants.OPCODE_CLOSE, body)
 
     def send_frame_unchecked(

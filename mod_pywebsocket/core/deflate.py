@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import zlib
+from collections.abc import Callable
 
 from . import constants, headers
 from .errors import ProtocolError
@@ -97,6 +98,24 @@ class PerMessageDeflate:
         if final and self.client_no_context_takeover:
             self._decompressor = zlib.decompressobj(-15)
         return out
+
+    def inflate_ahead(self) -> Callable[[bytes, int | None], bytes | None]:
+        """A throwaway copy of the inflater, to see what the part of a frame that has arrived
+        inflates to before the frame ends (``MessageAssembler.check_partial_text``). It
+        gives at most ``limit`` bytes per call and None once more would come (too much to
+        check ahead: the frame's end tells); bad compressed data is 1007, as at the end."""
+        decompressor = self._decompressor.copy()
+
+        def inflate(data: bytes, limit: int | None) -> bytes | None:
+            try:
+                out = decompressor.decompress(data, 0 if limit is None else limit + 1)
+            except zlib.error as e:
+                raise ProtocolError(constants.STATUS_INVALID_FRAME_PAYLOAD_DATA, f"bad compressed data: {e}") from None
+            if decompressor.unconsumed_tail or (limit is not None and len(out) > limit):
+                return None
+            return out
+
+        return inflate
 
 
 def _parse_offer(offer: headers.ExtensionParameter) -> dict[str, str | None] | None:

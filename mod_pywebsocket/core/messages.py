@@ -11,15 +11,19 @@ from __future__ import annotations
 import codecs
 import io
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import constants
 from .errors import ProtocolError
-from .frames import Frame, parse_close_body, parse_close_body_leniently
+from .frames import Close, Frame
 
 _Utf8Decoder = codecs.getincrementaldecoder("utf-8")
 # inflate(data, final, limit): a compressed payload back to plain bytes, at most ``limit`` of them.
 Inflate = Callable[[bytes, bool, "int | None"], bytes]
+# A throwaway inflater that goes on from where the message's own inflater is: it takes
+# the next pieces of compressed payload and gives what they inflate to, at most
+# ``limit`` bytes, or None once it cannot tell (its output would pass the limit).
+InflateAhead = Callable[[bytes, "int | None"], "bytes | None"]
 
 
 @dataclass(slots=True)
@@ -34,14 +38,20 @@ class Control:
     payload: bytes
 
 
-@dataclass(slots=True)
-class Close:
-    code: int  # 1005 when the body was empty
-    reason: str | None
-    payload: bytes
-
-
 Event = Message | Control | Close
+
+
+@dataclass(slots=True)
+class _TextAhead:
+    """What ``MessageAssembler.check_partial_text`` knows of the text frame in progress."""
+
+    decoder: codecs.IncrementalDecoder | None  # None: given up on (the frame's end tells)
+    inflate: InflateAhead | None  # a compressed message's throwaway inflater
+    inflated: int  # the message's bytes so far, counting what the inflater gave
+    texts: list[str] = field(default_factory=list)  # uncompressed: what was decoded
+    taken: int = 0  # uncompressed: the payload bytes decoded into ``texts``
+
+
 _DATA_OPCODES = (constants.OPCODE_TEXT, constants.OPCODE_BINARY)  # a message's first frame
 
 
@@ -56,6 +66,7 @@ class MessageAssembler:
     def __init__(self, max_message_size: int | None = None) -> None:
         self.max_message_size = max_message_size
         self.inflate: Inflate | None = None
+        self.inflate_ahead: Callable[[], InflateAhead] | None = None
         # What RFC 6455 asks (both True); pywebsocket3 failed a control frame between
         # fragments with 1002 and took any close code and reason (its profile clears both).
         self.controls_between_fragments = True
@@ -71,6 +82,7 @@ class MessageAssembler:
         self._buffer: io.BytesIO | None = None
         self._size = 0
         self._decoder: codecs.IncrementalDecoder | None = None
+        self._ahead: _TextAhead | None = None  # a text frame's payload checked as it arrives
 
     @property
     def in_message(self) -> bool:
@@ -81,16 +93,92 @@ class MessageAssembler:
         """Bytes of the message in progress so far (after inflating; 0 between messages)."""
         return self._size if self._opcode is not None else 0
 
+    def is_text_frame(self, b0: int) -> bool:
+        """Whether a frame whose first byte is ``b0`` carries text: a text frame between
+        messages, or a continuation of a text message."""
+        opcode = b0 & 0x0F
+        if opcode == constants.OPCODE_TEXT:
+            return self._opcode is None and (not b0 & 0x40 or self.inflate_ahead is not None)
+        return opcode == constants.OPCODE_CONTINUATION and self._opcode == constants.OPCODE_TEXT
+
+    def check_partial_text(self, b0: int, offset: int, piece: bytes) -> None:
+        """Check the next ``piece`` of a text frame that has not all arrived (``offset``: where
+        it starts in the frame's payload), so invalid UTF-8 fails the connection (1007) when
+        it arrives, not when the frame ends (RFC 6455 8.1; Autobahn 6.4.3 and 6.4.4 hold a
+        frame back after its invalid bytes).
+
+        A decoder started from where the message's own is takes the pieces. Uncompressed,
+        what it decodes is kept, and ``process`` decodes only the rest of the frame (no
+        byte is decoded twice). With permessage-deflate a throwaway inflater first
+        inflates the pieces, and the frame is inflated and decoded again once whole:
+        zlib's state cannot be handed back."""
+        ahead = self._ahead
+        if offset == 0:
+            continuing = (b0 & 0x0F) == constants.OPCODE_CONTINUATION
+            decoder = _Utf8Decoder()
+            if continuing and self._decoder is not None:
+                decoder.setstate(self._decoder.getstate())
+            compressed = self._compressed if continuing else bool(b0 & 0x40)
+            inflate = self.inflate_ahead() if compressed and self.inflate_ahead is not None else None
+            self._ahead = ahead = _TextAhead(decoder, inflate, self._size if continuing else 0)
+        if ahead is None or ahead.decoder is None:
+            return  # given up on this frame (see _TextAhead.inflate): its end is checked whole
+        if ahead.inflate is not None:
+            limit = None if self.max_message_size is None else self.max_message_size - ahead.inflated
+            inflated = ahead.inflate(piece, limit)
+            if inflated is None:
+                ahead.decoder = None
+                return
+            piece = inflated
+            ahead.inflated += len(piece)
+        try:
+            text = ahead.decoder.decode(piece, False)
+        except UnicodeDecodeError:
+            raise ProtocolError(constants.STATUS_INVALID_FRAME_PAYLOAD_DATA, "text message is not UTF-8") from None
+        if ahead.inflate is None:
+            ahead.texts.append(text)
+            ahead.taken += len(piece)
+
+    def forget_partial(self) -> None:
+        """The frame in progress was taken another way (raw): what was checked of it goes."""
+        self._ahead = None
+
+    def _finish_ahead(self, frame: Frame, ahead: _TextAhead) -> Message | None:
+        """The end of an uncompressed text frame part of which was decoded as it arrived."""
+        if frame.opcode == constants.OPCODE_TEXT:
+            self._opcode = constants.OPCODE_TEXT
+            self._compressed = False
+            self._texts = []
+            self._buffer = None
+            self._size = 0
+        self._size += len(frame.payload)
+        if self.max_message_size is not None and self._size > self.max_message_size:
+            raise ProtocolError(constants.STATUS_MESSAGE_TOO_BIG, f"message exceeds {self.max_message_size} bytes")
+        self._decoder = decoder = ahead.decoder
+        assert decoder is not None
+        try:
+            rest = decoder.decode(memoryview(frame.payload)[ahead.taken :], bool(frame.fin))
+        except UnicodeDecodeError:
+            raise ProtocolError(constants.STATUS_INVALID_FRAME_PAYLOAD_DATA, "text message is not UTF-8") from None
+        self._texts += ahead.texts
+        self._texts.append(rest)
+        if not frame.fin:
+            return None
+        return Message(constants.OPCODE_TEXT, self._take_message())
+
     def process(self, frame: Frame) -> Event | None:
+        ahead = self._ahead
+        if ahead is not None:  # the frame's text was checked as it came
+            self._ahead = None
+            if ahead.inflate is None and ahead.decoder is not None and not frame.rsv1:
+                return self._finish_ahead(frame, ahead)
         opcode = frame.opcode
         if frame.fin and not frame.rsv1 and self._opcode is None and opcode in _DATA_OPCODES:
             return self._whole_message(opcode, frame.payload)  # most messages: one plain frame
         if opcode >= constants.OPCODE_CLOSE and self._opcode is not None and not self.controls_between_fragments:
             raise ProtocolError(constants.STATUS_PROTOCOL_ERROR, "control frame inside a fragmented message")
         if opcode == constants.OPCODE_CLOSE:
-            parse = parse_close_body if self.strict_close else parse_close_body_leniently
-            code, reason = parse(frame.payload)
-            return Close(code, reason, frame.payload)
+            return Close.parse(frame.payload, any_code=not self.strict_close)
         if opcode == constants.OPCODE_PING or opcode == constants.OPCODE_PONG:
             return Control(opcode, frame.payload)
         if opcode == constants.OPCODE_CONTINUATION:

@@ -8,9 +8,20 @@ for binary and ``None`` once the peer's close has arrived (after the close reply
 sent). ``request.server_terminated`` and ``client_terminated`` mirror the core's
 state, set as each close frame goes by.
 
-Thread-safety: one thread may receive while others send and close. Every send asks
-the core for its bytes and writes them under one lock, so nothing follows our close
-frame and no frame is split by another.
+Threads: one thread may receive while others send and close. Two locks keep that
+safe, and this class is where the contract is enforced:
+
+* ``_core_lock`` is held for every call into the core (``ServerConnection``), by the
+  reader and the senders alike, and never across I/O: the core is only ever touched by
+  one thread at a time, so its state changes (a failure the reader finds, a close a
+  sender asks for) cannot interleave.
+* ``_write_lock`` is held by a sender from asking the core for a frame until the frame
+  is written (``_send``, the one send path): frames go out whole, in the order the core
+  produced them, so nothing follows our close frame. The reader takes it only to write
+  a frame of its own (a pong, the close of a failure).
+
+Lock order: ``_write_lock``, then ``_core_lock``; the reader never waits for the write
+lock while it holds the core lock, so a slow write never stalls reading.
 """
 
 from __future__ import annotations
@@ -18,7 +29,9 @@ from __future__ import annotations
 import collections
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import NoReturn, TypeVar
 
 from ..core import constants
 from ..core.connection import (
@@ -26,8 +39,7 @@ from ..core.connection import (
     InvalidState,
     ServerConnection,
     State,
-    close_body,
-    is_sendable_close_code,
+    close_to_send,
 )
 from ..core.deflate import PerMessageDeflate
 from ..core.errors import (
@@ -38,13 +50,14 @@ from ..core.errors import (
     UnsupportedFrameException,
     exception_for_close_code,
 )
-from ..core.frames import MAX_CONTROL_PAYLOAD
-from ..core.messages import Close, Control, Message
+from ..core.frames import MAX_CLOSE_REASON, is_valid_close_code
+from ..core.messages import Close, Control, Event, Message
 from . import compat
 from .capacity import BufferBudget
 from .stream_internals import PywebsocketInternals
 
 _log = logging.getLogger("mod_pywebsocket.stream")
+_T = TypeVar("_T")
 
 # From a connection that returns what has arrived (``read_returns_available``), reads
 # are sized to what the frame in progress still needs, between these bounds: small
@@ -137,9 +150,8 @@ class Stream(PywebsocketInternals):
             self._core.outgoing_frame_filter = self._filter_outgoing_frame
         self._budget = self._options.buffer_budget
         self._held = 0  # bytes of the budget this connection holds
-        self._write_lock = threading.Lock()
-        self._close_requested = False  # a close waits for the lock: other sends give way
-        self._announced_close: tuple[int, str] | None = None  # see stop_sending
+        self._write_lock = threading.Lock()  # see the module's docstring
+        self._core_lock = threading.Lock()
         self._original_opcode: int | None = None  # the last message's (pywebsocket's name)
         self._received_fragments: list[bytes] = []  # for _get_message_from_frame
         self._ping_queue: collections.deque[bytes] = collections.deque()
@@ -182,7 +194,8 @@ class Stream(PywebsocketInternals):
 
     def receive_bytes(self, length: int) -> bytes:
         """Read exactly ``length`` raw bytes from the connection (for protocol tests)."""
-        chunks = [self._core.take_raw(length)]
+        with self._core_lock:
+            chunks = [self._core.take_raw(length)]
         got = len(chunks[0])
         while got < length:
             data = self._read_some(length - got)
@@ -190,25 +203,36 @@ class Stream(PywebsocketInternals):
             got += len(data)
         return b"".join(chunks)
 
-    def _next_event(self):
-        core = self._core
-        if core.failed:
-            raise ConnectionTerminatedException("the connection has already failed")
+    def _next_event(self) -> Event:
+        return self._pull(self._core.next_event)
+
+    def _pull(self, take: Callable[[], _T | None]) -> _T:
+        """The one receive loop: read into the core until ``take`` (``next_event``, or
+        ``next_frame_unchecked`` for handlers that read raw frames) has something. A
+        protocol error fails the connection in the core; its close is written here."""
+        core, lock = self._core, self._core_lock
         while True:
+            self._note_handlers_own_close()
             try:
-                event = core.next_event()
+                with lock:
+                    item = take()
             except ProtocolError as e:
-                self._fail(e.code, e.reason)
-            if event is not None:
-                return event
+                _log.info("failing the connection with %d: %s", e.code, e.reason)
+                self._send(core.data_to_send, failing=True)
+                raise exception_for_close_code(e.code, e.reason) from None
+            if item is not None:
+                return item
             if self._budget is not None:
                 self._reserve()
-            core.receive_data(self._read_some(self._read_size()))
+            data = self._read_some(self._read_size())
+            with lock:
+                core.receive_data(data)
 
     def _reserve(self) -> None:
         """Hold budget for the message in progress before reading more of it; 1009 if the
         process's budget cannot take it."""
-        wanted = self._core.buffering()
+        with self._core_lock:
+            wanted = self._core.buffering()
         if wanted <= self._held or wanted <= UNCOUNTED_MESSAGE_BYTES:
             return
         assert self._budget is not None
@@ -228,7 +252,8 @@ class Stream(PywebsocketInternals):
             self._budget.release(held)
 
     def _read_size(self) -> int:
-        needed = self._core.needed()
+        with self._core_lock:
+            needed = self._core.needed()
         if not self._greedy_reads:
             return needed
         return min(max(needed, self._options.read_size), MAX_READ_SIZE)
@@ -240,16 +265,13 @@ class Stream(PywebsocketInternals):
             except TimeoutError:
                 if self._options.ping_on_idle and not self._idle_pinged and not self._core.close_sent:
                     self._idle_pinged = True
-                    self._send(self._core.send_ping, b"", quiet=True)
+                    self._send(self._core.send_ping, quiet=True)
                     continue
-                self._core.failed = True
-                raise ConnectionTerminatedException("read timed out") from None
+                self._lost("read timed out")
             except OSError as e:
-                self._core.failed = True
-                raise ConnectionTerminatedException(f"read failed: {e}") from e
+                self._lost(f"read failed: {e}")
             if not data:
-                self._core.failed = True
-                raise ConnectionTerminatedException("the peer closed the connection without a close frame")
+                self._lost("the peer closed the connection without a close frame")
             self._idle_pinged = False
             return data
 
@@ -260,7 +282,7 @@ class Stream(PywebsocketInternals):
             if handler is not None:
                 handler(request, event.payload)
             else:
-                self._send(self._core.send_pong, event.payload, quiet=True)
+                self._send(lambda: self._core.send_pong(event.payload), quiet=True)
             return
         if event.payload in self._ping_queue:
             while self._ping_queue and self._ping_queue.popleft() != event.payload:
@@ -287,7 +309,7 @@ class Stream(PywebsocketInternals):
         reason = (reason or "") if code is not None else ""
         error = None
         try:
-            close_body(code, reason)
+            close_to_send(code, reason, any_code=self._core.any_close_code)
         except BadOperationException as e:
             # A hook asked for a close no frame may carry (1005 echoed after an empty close,
             # a reason over 123 bytes): the nearest close that may be sent (RFC 6455 7.4.1;
@@ -310,45 +332,65 @@ class Stream(PywebsocketInternals):
         """A handler that wrote its own close frame says so with ``request.server_terminated``
         (pywebsocket3's handlers do): then no close of ours may follow, not even a failure's."""
         if self._request.server_terminated and not self._core.close_sent:
-            self._core.close_written_elsewhere()
+            with self._core_lock:
+                self._core.close_written_elsewhere()
 
-    def _fail(self, code: int, reason: str) -> None:
-        """Fail the connection (RFC 6455 7.1.7): send a close with ``code`` and raise."""
+    def _fail(self, code: int, reason: str) -> NoReturn:
+        """Fail the connection (RFC 6455 7.1.7) for a rule the core does not see (a handler's
+        raw reads, the buffer budget): send a close with ``code`` and raise."""
         _log.info("failing the connection with %d: %s", code, reason)
         self._note_handlers_own_close()
-        self._close_requested = True
-        try:
-            with self._write_lock:
-                data = self._core.fail(code, reason)
-                self._request.server_terminated = True
-                if data:
-                    self._write(data)
-        except ConnectionTerminatedException:
-            pass
+        with self._core_lock:
+            self._core.expect_close()  # senders give way (see _send_close)
+        self._send(lambda: self._core.fail(code, reason), failing=True)
         raise exception_for_close_code(code, reason)
+
+    def _lost(self, why: str) -> NoReturn:
+        """The transport ended under us: the core learns it, the handler gets 1006."""
+        with self._core_lock:
+            self._core.receive_eof()
+        raise ConnectionTerminatedException(why)
 
     # -- sending -----------------------------------------------------------
 
-    def _send(self, produce, *args, quiet: bool = False, **kwargs) -> None:
-        """Ask the core for a frame and write it, both under the write lock.
+    def _send(self, produce: Callable[[], bytes | tuple[bytes, bytes]], *, quiet: bool = False,
+              failing: bool = False, closing: bool = False) -> None:  # fmt: skip
+        """The one send path: under the write lock, ask the core for the bytes (``produce``,
+        under the core lock: it checks the state and changes it), then write them.
 
-        ``quiet``: a frame the server sends on its own (a pong, an idle ping) is simply
-        not sent once our close has gone; a handler's send raises ``InvalidState``.
+        ``quiet``: a frame the server sends on its own (a pong, an idle ping) is simply not
+        sent once a close is on its way; a handler's send raises ``InvalidState``.
+        ``closing``/``failing``: the bytes are a close (ours, or a failure's, which gives
+        way to nothing and whose write may fail unnoticed); ``server_terminated`` is set.
         """
         with self._write_lock:
             try:
-                if self._close_requested:
-                    raise InvalidState("the closing handshake is being sent")
-                data = produce(*args, **kwargs)
+                with self._core_lock:
+                    data = produce()
             except InvalidState:
                 if quiet:
                     return
                 raise
-            self._write(data)
+            if closing or failing:
+                self._request.server_terminated = True
+            try:
+                if type(data) is tuple:
+                    header, rest = data
+                    if len(rest) < SEPARATE_PAYLOAD_WRITE:
+                        self._write(header + rest)
+                    else:
+                        self._write(header)
+                        self._write(rest)
+                elif data:
+                    self._write(data)
+            except ConnectionTerminatedException:
+                if not failing:
+                    raise
 
     def send_message(self, message: str | bytes, end: bool = True, binary: bool = False) -> None:
         """Send a message, or with ``end=False`` one fragment of it."""
-        if self._close_requested:  # checked first, as pywebsocket3 does: whatever ``message`` is
+        core = self._core
+        if core.close_expected or core.close_sent:  # checked first, as pywebsocket3 does: whatever ``message`` is
             raise InvalidState("send_message after the closing handshake was sent")
         if binary and isinstance(message, str):
             raise BadOperationException("a binary message must be bytes, not str")
@@ -358,27 +400,18 @@ class Stream(PywebsocketInternals):
             payload = bytes(message)
         else:
             payload = message.encode("utf-8") if isinstance(message, str) else bytes(message)
-        with self._write_lock:  # _send's steps, inlined on the hot path
-            if self._close_requested:
-                raise InvalidState("the closing handshake is being sent")
-            header, rest = self._core.send_message_parts(payload, binary, end)
-            if len(rest) < SEPARATE_PAYLOAD_WRITE:
-                self._write(header + rest)
-            else:
-                self._write(header)
-                self._write(rest)
+        self._send(lambda: core.send_message_parts(payload, binary, end))
 
     def send_ping(self, body: str | bytes = b"", binary: bool = False) -> None:
         if isinstance(body, str):
             body = body.encode("utf-8")
-        if len(body) > 125:
-            raise BadOperationException("a ping body must be 125 bytes or fewer")
-        with self._write_lock:
-            if self._close_requested:
-                raise InvalidState("the closing handshake is being sent")
+
+        def ping() -> bytes:
             data = self._core.send_ping(body)
             self._ping_queue.append(body)
-            self._write(data)
+            return data
+
+        self._send(ping)
 
     def close_connection(
         self, code: int | None = constants.STATUS_NORMAL_CLOSURE, reason: str = "", wait_response: bool = True
@@ -393,7 +426,7 @@ class Stream(PywebsocketInternals):
         except InvalidState:  # another thread's close went first
             _log.debug("close_connection: the close was already sent")
             return
-        if not wait_response or core.close_received or core.failed or self._announced_close is not None:
+        if not wait_response or core.close_received or core.failed or core.announced_close is not None:
             return  # (a stopping server waits for no reply: its deadline is its own)
         if code in (constants.STATUS_GOING_AWAY, constants.STATUS_PROTOCOL_ERROR):
             return
@@ -424,23 +457,20 @@ class Stream(PywebsocketInternals):
         """Announce the close a stopping server is about to send: from now on sends raise
         ``InvalidState`` (pongs and pings are dropped), and whichever close goes out first,
         the server's own or one a handler or the dispatcher asks for meanwhile, carries
-        ``code`` and ``reason``. So no connection keeps sending while the server closes
-        the others, and every client learns why."""
-        close_body(code, reason)
-        self._announced_close = (code, reason)
-        self._close_requested = True
+        ``code`` and ``reason`` (``ServerConnection.stop_sending``). So no connection
+        keeps sending while the server closes the others, and every client learns why."""
+        with self._core_lock:
+            self._core.stop_sending(code, reason)
 
     def _send_close(self, code: int | None, reason: str) -> None:
-        if self._announced_close is not None:
-            code, reason = self._announced_close
-        close_body(code, reason)  # a close that may not be sent changes nothing
-        # Said before waiting for the lock: senders that loop would otherwise win it back
-        # every time (threading.Lock is not fair) and hold the close off for ever.
-        self._close_requested = True
-        with self._write_lock:
-            data = self._core.send_close(code, reason)
-            self._request.server_terminated = True
-            self._write(data)
+        core = self._core
+        if core.announced_close is None:
+            close_to_send(code, reason, any_code=core.any_close_code)  # a close that may not be sent changes nothing
+        # Said before waiting for the write lock: senders that loop would otherwise win it
+        # back every time (threading.Lock is not fair) and hold the close off for ever.
+        with self._core_lock:
+            core.expect_close()
+        self._send(lambda: core.send_close(code, reason), closing=True)
 
     def _filter_outgoing_frame(self, frame) -> None:
         for frame_filter in self._options.outgoing_frame_filters:
@@ -450,7 +480,8 @@ class Stream(PywebsocketInternals):
         try:
             self._conn.write(data)
         except OSError as e:
-            self._core.failed = True
+            with self._core_lock:
+                self._core.receive_eof()
             raise ConnectionTerminatedException(f"write failed: {e}") from e
 
 
@@ -468,6 +499,6 @@ def default_passive_closing_handshake(request) -> tuple[int | None, str]:
 def _nearest_sendable_close(code: int | None, reason: str) -> tuple[int | None, str]:
     """``(code, reason)`` made sendable: an unsendable code becomes no code (an empty close)
     and a reason too long for a close frame is dropped."""
-    if code is None or not is_sendable_close_code(code):
+    if code is None or not is_valid_close_code(code):
         return None, ""
-    return code, reason if len(reason.encode("utf-8")) <= MAX_CONTROL_PAYLOAD - 2 else ""
+    return code, reason if len(reason.encode("utf-8")) <= MAX_CLOSE_REASON else ""

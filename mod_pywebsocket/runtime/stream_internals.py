@@ -20,7 +20,7 @@ from __future__ import annotations
 from functools import cached_property
 
 from ..core import constants
-from ..core.errors import ConnectionTerminatedException, InvalidFrameException, ProtocolError
+from ..core.errors import InvalidFrameException, ProtocolError
 from ..core.frames import MAX_CONTROL_PAYLOAD, FragmentedFrameBuilder, Frame
 from ..core.messages import Control
 
@@ -39,17 +39,7 @@ class PywebsocketInternals:
 
     def _receive_frame_as_frame_object(self) -> Frame:
         """The next frame as it came (a ``Frame``): no assembly, no control-frame handling."""
-        core = self._core
-        if core.failed:
-            raise ConnectionTerminatedException("the connection has already failed")
-        while True:
-            try:
-                frame = core.next_frame_unchecked()
-            except ProtocolError as e:
-                self._fail(e.code, e.reason)
-            if frame is not None:
-                return frame
-            core.receive_data(self._read_some(self._read_size()))
+        return self._pull(self._core.next_frame_unchecked)
 
     def receive_filtered_frame(self) -> Frame:
         """One whole text or binary frame, through the incoming filters and inflated when
@@ -105,7 +95,8 @@ class PywebsocketInternals:
     def _process_close_message(self, message: bytes) -> None:
         """A close the handler read itself: recorded, and answered as any close is."""
         try:
-            close = self._core.record_close(message)
+            with self._core_lock:
+                close = self._core.record_close(message)
         except ProtocolError as e:
             self._fail(e.code, e.reason)
         self._on_close(close)
@@ -122,7 +113,7 @@ class PywebsocketInternals:
         self._send_close(code, reason or "")
 
     def _send_pong(self, body: bytes) -> None:
-        self._send(self._core.send_pong, body)
+        self._send(lambda: self._core.send_pong(body))
 
     @cached_property
     def _writer(self) -> FragmentedFrameBuilder:

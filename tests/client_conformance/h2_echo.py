@@ -30,8 +30,8 @@ def run_case(h2: H2Connection, number: int, agent: str) -> None:
             pending.clear()
         try:
             event = client.next_event()
-        except ProtocolError as e:
-            ws_send(h2, ws, client.fail(e.code))
+        except ProtocolError:
+            ws_send(h2, ws, client.data_to_send())
             return
         if event is None:
             if ws.stream_id in h2.ended or ws.stream_id in h2.reset:

@@ -43,12 +43,14 @@ class FakeClient:
 
     def write(self, data: bytes) -> None:
         self.written += data
+        if self.core.failed:
+            return  # a client that failed the connection reads no more
         self.core.receive_data(bytes(data))
         while True:
             try:
                 event = self.core.next_event()
-            except ProtocolError as e:
-                self.inbox += self.core.fail(e.code)
+            except ProtocolError:
+                self.inbox += self.core.data_to_send()
                 return
             if event is None:
                 return

@@ -8,7 +8,7 @@ import pytest
 
 from mod_pywebsocket import common
 from mod_pywebsocket.core.connection import InvalidState, ServerConnection, State
-from mod_pywebsocket.core.errors import BadOperationException, ProtocolError
+from mod_pywebsocket.core.errors import BadOperationException, ConnectionTerminatedException, ProtocolError
 from mod_pywebsocket.core.frames import FrameParser
 from mod_pywebsocket.core.messages import Close, Control, Message
 from mod_pywebsocket.stream import Stream, StreamOptions
@@ -86,11 +86,20 @@ def test_fail_sends_one_close_with_the_code_and_a_reason_that_fits():
     core.receive_data(client_frame(T, b"\xff"))
     with pytest.raises(ProtocolError) as error:
         core.next_event()
-    data = core.fail(error.value.code, "é" * 100)
-    assert core.state is State.CLOSED and core.close_sent
-    (frame,) = frames_of(data)
+    assert error.value.code == 1007
+    assert core.state is State.CLOSED and core.close_sent  # the core failed itself
+    (frame,) = frames_of(core.data_to_send())
+    assert frame.payload[:2] == (1007).to_bytes(2, "big")
+    assert core.data_to_send() == b"" and core.fail(1007) == b""  # one close, handed over once
+    with pytest.raises(ConnectionTerminatedException):
+        core.next_event()  # no events after a failure
+
+
+def test_a_failure_reason_is_cut_to_fit_on_a_character_boundary():
+    core = ServerConnection()
+    (frame,) = frames_of(core.fail(1007, "é" * 100))
     assert frame.payload[:2] == (1007).to_bytes(2, "big") and len(frame.payload) <= 125
-    frame.payload[2:].decode("utf-8")  # cut on a character boundary
+    frame.payload[2:].decode("utf-8")
 
 
 @pytest.mark.parametrize(
