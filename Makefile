@@ -72,10 +72,10 @@ $(VENV)/.installed: tests/requirements.txt pyproject.toml setup.py mod_pywebsock
 	$(PY) -m pip install -q -e .
 	touch $@
 
-lint: $(VENV)/.installed ## ruff check and format check; the pure parts type-checked strictly (mypy)
+lint: $(VENV)/.installed ## ruff check and format check; the core and the runtime type-checked strictly (mypy)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check mod_pywebsocket handlers tests bench
-	$(VENV)/bin/mypy --strict mod_pywebsocket/core
+	$(VENV)/bin/mypy --strict mod_pywebsocket/core mod_pywebsocket/runtime
 	$(VENV)/bin/mypy --strict $(addprefix mod_pywebsocket/client_conformance/,case.py verdicts.py recording.py cases)
 
 unit: $(VENV)/.installed ## unit tests of the protocol core (no sockets, no Docker)

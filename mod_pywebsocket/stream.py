@@ -14,6 +14,7 @@ from collections import deque  # noqa: F401 - pywebsocket3's stream module has t
 
 from . import common, util
 from .core import constants
+from .core.connection import DEFAULT_MAX_MESSAGE_SIZE
 from .core.errors import (
     BadOperationException,
     ConnectionTerminatedException,
@@ -32,7 +33,6 @@ from .core.frames import (
     create_length_header,
 )
 from .runtime.blocking_stream import (
-    DEFAULT_MAX_MESSAGE_SIZE,
     DEFAULT_READ_SIZE,
     MAX_READ_SIZE,
     Stream,

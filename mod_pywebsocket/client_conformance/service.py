@@ -29,6 +29,7 @@ from urllib.parse import parse_qs
 from ..core import constants
 from ..core.deflate import PerMessageDeflate, PerMessageDeflateExtensionProcessor
 from ..runtime.handler_files import HandlerSuite
+from ..runtime.interfaces import TimedConnection
 from . import cases
 from .case import Case, DeflateOffer
 from .reports import MAX_AGENTS, ReportStore, case_report, now_iso, report_file_name
@@ -217,7 +218,7 @@ class ClientConformance:
                 agent[:40],
             )
             return _refuse(request, _BadRequest(f"{MAX_AGENTS} agents have reports already: remove some"))
-        if not hasattr(request.connection, "set_read_timeout") and not self._warned_untimed:
+        if not isinstance(request.connection, TimedConnection) and not self._warned_untimed:
             self._warned_untimed = True
             _log.warning("client conformance: this connection cannot time its reads; waits end only on traffic")
         codec = None

@@ -33,6 +33,7 @@ from ..core.deflate import PerMessageDeflate
 from ..core.errors import ProtocolError
 from ..core.frames import MAX_CONTROL_PAYLOAD
 from ..core.messages import Close, Control, Message
+from ..runtime.interfaces import Connection, TimedConnection
 from .case import Case, ExpectedClose, Observation
 from .verdicts import Outcome, judge
 
@@ -52,16 +53,17 @@ class _Ended(Exception):
 
 
 class LiveSession:
-    """The ``case.Session`` of one run over ``connection`` (read/write/set_read_timeout)."""
+    """The ``case.Session`` of one run over ``connection`` (read/write, and set_read_timeout
+    when it is a ``TimedConnection``)."""
 
-    def __init__(self, case: Case, connection: Any, deflate: PerMessageDeflate | None = None) -> None:
+    def __init__(self, case: Case, connection: Connection, deflate: PerMessageDeflate | None = None) -> None:
         self.case = case
         self.deflate = deflate is not None
         self.behavior: str | None = None
         self.behavior_close: str | None = None
         self.result = ""
         self._conn = connection
-        self._set_timeout = getattr(connection, "set_read_timeout", None)
+        self._set_timeout = connection.set_read_timeout if isinstance(connection, TimedConnection) else None
         self._codec = deflate
         self._core = ServerConnection(max_message_size=MAX_MESSAGE_SIZE, deflate=deflate)
         self.outcome = Outcome()

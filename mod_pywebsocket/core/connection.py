@@ -190,7 +190,7 @@ class ServerConnection:
             b0 = parser.partial_frame_head()
             if b0 >= 0 and assembler.is_text_frame(b0):
                 offset, piece = parser.take_partial_payload()
-                assembler.check_partial_text(b0, offset, piece)
+                assembler.check_partial_text(b0, offset, piece, parser.frame_length())
         except ProtocolError as e:
             self._fail_on(e)
             raise

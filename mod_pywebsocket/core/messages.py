@@ -48,8 +48,15 @@ class _TextAhead:
     decoder: codecs.IncrementalDecoder | None  # None: given up on (the frame's end tells)
     inflate: InflateAhead | None  # a compressed message's throwaway inflater
     inflated: int  # the message's bytes so far, counting what the inflater gave
-    texts: list[str] = field(default_factory=list)  # uncompressed: what was decoded
-    taken: int = 0  # uncompressed: the payload bytes decoded into ``texts``
+    keep: bool  # what is decoded is kept (uncompressed, and under KEEP_DECODED_BELOW)
+    texts: list[str] = field(default_factory=list)  # what was decoded, when kept
+    taken: int = 0  # the payload bytes decoded into ``texts``
+
+
+#: A text frame at least this big that is checked as it arrives is decoded again once
+#: whole rather than kept in pieces: the pieces and their join would hold the text
+#: twice beside the frame's bytes (a 64 MiB message: 192 MiB at the join instead of 128).
+KEEP_DECODED_BELOW = 1 << 20
 
 
 _DATA_OPCODES = (constants.OPCODE_TEXT, constants.OPCODE_BINARY)  # a message's first frame
@@ -101,17 +108,18 @@ class MessageAssembler:
             return self._opcode is None and (not b0 & 0x40 or self.inflate_ahead is not None)
         return opcode == constants.OPCODE_CONTINUATION and self._opcode == constants.OPCODE_TEXT
 
-    def check_partial_text(self, b0: int, offset: int, piece: bytes) -> None:
+    def check_partial_text(self, b0: int, offset: int, piece: bytes, frame_length: int) -> None:
         """Check the next ``piece`` of a text frame that has not all arrived (``offset``: where
         it starts in the frame's payload), so invalid UTF-8 fails the connection (1007) when
         it arrives, not when the frame ends (RFC 6455 8.1; Autobahn 6.4.3 and 6.4.4 hold a
         frame back after its invalid bytes).
 
-        A decoder started from where the message's own is takes the pieces. Uncompressed,
-        what it decodes is kept, and ``process`` decodes only the rest of the frame (no
-        byte is decoded twice). With permessage-deflate a throwaway inflater first
-        inflates the pieces, and the frame is inflated and decoded again once whole:
-        zlib's state cannot be handed back."""
+        A decoder started from where the message's own is takes the pieces. For a frame
+        under ``KEEP_DECODED_BELOW`` bytes, uncompressed, what it decodes is kept, and
+        ``process`` decodes only the rest of the frame (no byte is decoded twice). Larger
+        frames are decoded again once whole (memory before time, see KEEP_DECODED_BELOW).
+        With permessage-deflate a throwaway inflater first inflates the pieces, and the
+        frame is inflated and decoded again once whole: zlib's state cannot be handed back."""
         ahead = self._ahead
         if offset == 0:
             continuing = (b0 & 0x0F) == constants.OPCODE_CONTINUATION
@@ -120,7 +128,8 @@ class MessageAssembler:
                 decoder.setstate(self._decoder.getstate())
             compressed = self._compressed if continuing else bool(b0 & 0x40)
             inflate = self.inflate_ahead() if compressed and self.inflate_ahead is not None else None
-            self._ahead = ahead = _TextAhead(decoder, inflate, self._size if continuing else 0)
+            keep = inflate is None and frame_length < KEEP_DECODED_BELOW
+            self._ahead = ahead = _TextAhead(decoder, inflate, self._size if continuing else 0, keep)
         if ahead is None or ahead.decoder is None:
             return  # given up on this frame (see _TextAhead.inflate): its end is checked whole
         if ahead.inflate is not None:
@@ -135,7 +144,7 @@ class MessageAssembler:
             text = ahead.decoder.decode(piece, False)
         except UnicodeDecodeError:
             raise ProtocolError(constants.STATUS_INVALID_FRAME_PAYLOAD_DATA, "text message is not UTF-8") from None
-        if ahead.inflate is None:
+        if ahead.keep:
             ahead.texts.append(text)
             ahead.taken += len(piece)
 
@@ -170,7 +179,7 @@ class MessageAssembler:
         ahead = self._ahead
         if ahead is not None:  # the frame's text was checked as it came
             self._ahead = None
-            if ahead.inflate is None and ahead.decoder is not None and not frame.rsv1:
+            if ahead.keep and ahead.decoder is not None and not frame.rsv1:
                 return self._finish_ahead(frame, ahead)
         opcode = frame.opcode
         if frame.fin and not frame.rsv1 and self._opcode is None and opcode in _DATA_OPCODES:

@@ -21,6 +21,18 @@ import importlib
 import importlib.machinery
 import sys
 
+# The .pth file runs this module in every interpreter: the names below are for the type
+# checker only (which reads TYPE_CHECKING as true whatever its value), so that start-up
+# imports neither typing nor importlib.abc (see _Loader).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from importlib.abc import Loader as _LoaderProtocol
+    from types import ModuleType
+    from typing import Any
+else:
+    _LoaderProtocol = object
+
 ALIAS = "pywebsocket3"
 PACKAGE = __name__.split(".")[0]  # "mod_pywebsocket"
 
@@ -31,12 +43,18 @@ def _target(name: str) -> str | None:
     return None
 
 
-def _aliasing_import(name, globals=None, locals=None, fromlist=(), level=0):  # noqa: A002 - __import__'s own names
+def _aliasing_import(
+    name: str,
+    globals: Mapping[str, object] | None = None,  # noqa: A002 - __import__'s own names
+    locals: Mapping[str, object] | None = None,  # noqa: A002
+    fromlist: Sequence[str] | None = (),
+    level: int = 0,
+) -> ModuleType:
     target = _target(name) if level == 0 else None
     return builtins.__import__(target or name, globals, locals, fromlist, level)
 
 
-def handler_builtins() -> dict:
+def handler_builtins() -> dict[str, Any]:
     """The builtins a handler file runs with: the usual ones, with the aliasing ``__import__``."""
     namespace = dict(vars(builtins))
     namespace["__import__"] = _aliasing_import
@@ -48,15 +66,18 @@ def handler_builtins() -> dict:
 # importlib.resources, pathlib and tempfile (55 ms at start-up measured here; 1.3 ms without).
 
 
-class _Loader:
+class _Loader(_LoaderProtocol):
     """Hands out the real module; the import system's bookkeeping must not rename it."""
 
-    def create_module(self, spec):
-        module = importlib.import_module(_target(spec.name))
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
+        target = _target(spec.name)
+        if target is None:  # the finder makes specs for aliased names only
+            raise ImportError(f"{spec.name} is not a name of {PACKAGE}", name=spec.name)
+        module = importlib.import_module(target)
         self._spec = module.__spec__
         return module
 
-    def exec_module(self, module) -> None:
+    def exec_module(self, module: ModuleType) -> None:
         module.__spec__ = self._spec  # already executed under its real name; keep that name
 
 
@@ -64,7 +85,9 @@ class _Finder:
     """First on ``sys.meta_path`` (so submodules are not loaded twice from our folder under
     the alias), but it takes the top-level name only when no other finder has it."""
 
-    def find_spec(self, fullname, path=None, target=None):
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
         if _target(fullname) is None:
             return None
         if fullname == ALIAS:

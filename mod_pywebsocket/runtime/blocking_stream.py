@@ -30,12 +30,10 @@ import collections
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
 from typing import NoReturn, TypeVar
 
 from ..core import constants
 from ..core.connection import (
-    DEFAULT_MAX_MESSAGE_SIZE,
     InvalidState,
     ServerConnection,
     State,
@@ -50,21 +48,23 @@ from ..core.errors import (
     UnsupportedFrameException,
     exception_for_close_code,
 )
-from ..core.frames import MAX_CLOSE_REASON, is_valid_close_code
-from ..core.messages import Close, Control, Event, Message
-from . import compat
-from .capacity import BufferBudget
+from ..core.frames import MAX_CLOSE_REASON, Close, Frame, is_valid_close_code
+from ..core.messages import Control, Event, Message
+from . import compat, legacy_attributes
+from .interfaces import Connection, MessageStream, PassiveClosingHook, Request, RuntimeStream
 from .stream_internals import PywebsocketInternals
+from .stream_options import DEFAULT_READ_SIZE as DEFAULT_READ_SIZE
+from .stream_options import StreamOptions as StreamOptions
 
 _log = logging.getLogger("mod_pywebsocket.stream")
 _T = TypeVar("_T")
 
 # From a connection that returns what has arrived (``read_returns_available``), reads
-# are sized to what the frame in progress still needs, between these bounds: small
-# reads for small messages (each read allocates its whole size first), large ones for
-# large frames (fewer calls; mod_python leaks a little per call). Any other connection
-# is asked for exactly the bytes the frame still needs, as pywebsocket3 does.
-DEFAULT_READ_SIZE = 16 * 1024
+# are sized to what the frame in progress still needs, between these bounds
+# (``StreamOptions.read_size``, ``DEFAULT_READ_SIZE`` by default): small reads for
+# small messages (each read allocates its whole size first), large ones for large
+# frames (fewer calls; mod_python leaks a little per call). Any other connection is
+# asked for exactly the bytes the frame still needs, as pywebsocket3 does.
 MAX_READ_SIZE = 4 * 1024 * 1024
 # A frame's header and payload are written apart when the payload is this big: joined,
 # they would be one more copy of the message while it goes out.
@@ -72,38 +72,6 @@ SEPARATE_PAYLOAD_WRITE = 64 * 1024
 # Messages up to this size are not counted against a buffer budget (no lock taken for
 # them): 1,024 connections x 64 KiB is 64 MiB at most.
 UNCOUNTED_MESSAGE_BYTES = 64 * 1024
-
-
-@dataclass
-class StreamOptions:
-    max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE
-    read_size: int = DEFAULT_READ_SIZE
-    # On a read timeout, send one ping and keep waiting; give up on the second.
-    ping_on_idle: bool = True
-    unmask_receive: bool = True
-    mask_send: bool = False
-    encode_text_message_to_utf8: bool = True
-    # Server policy the handshake applies: Origins allowed to connect (None: any).
-    # Clients that send no Origin (non-browsers) are not affected.
-    allowed_origins: frozenset[str] | None = None
-    # The process's budget for message data being received (None: only max_message_size).
-    buffer_budget: BufferBudget | None = None
-    # pywebsocket's filters (objects with ``filter(...)``), which an extension processor
-    # of a handler's own may install; this server's permessage-deflate uses none.
-    outgoing_frame_filters: list = field(default_factory=list)
-    incoming_frame_filters: list = field(default_factory=list)
-    outgoing_message_filters: list = field(default_factory=list)
-    incoming_message_filters: list = field(default_factory=list)
-
-    def for_one_connection(self) -> StreamOptions:
-        """A copy with lists of its own, for an extension that changes one stream's options."""
-        return replace(
-            self,
-            outgoing_frame_filters=list(self.outgoing_frame_filters),
-            incoming_frame_filters=list(self.incoming_frame_filters),
-            outgoing_message_filters=list(self.outgoing_message_filters),
-            incoming_message_filters=list(self.incoming_message_filters),
-        )
 
 
 class Stream(PywebsocketInternals):
@@ -117,20 +85,20 @@ class Stream(PywebsocketInternals):
 
     def __init__(
         self,
-        request,
+        request: Request,
         options: StreamOptions | None = None,
         deflate: PerMessageDeflate | None = None,
         *,
-        passive_closing_handshake=None,
+        passive_closing_handshake: PassiveClosingHook | None = None,
     ) -> None:
         """``passive_closing_handshake(request) -> (code, reason)`` answers the peer's close
-        (the handler's hook, through the dispatcher); without it, ``request._dispatcher``'s
-        is used if an embedder set one, else the peer's code is echoed."""
+        (the handler's hook, which the handshake passes); without it, ``request._dispatcher``'s
+        is used if an embedder set one (``legacy_attributes``), else the peer's code is echoed."""
         self._logger = _log
         self._request = request
         self._passive_closing_handshake = passive_closing_handshake
         self._options = options = options or StreamOptions()
-        self._conn = request.connection
+        self._conn: Connection = request.connection
         # Only our own connections say that read(n) returns what has arrived (socket
         # semantics); others (wptserve's HTTP/2 pipe, an embedder's) may block for n bytes.
         self._greedy_reads = getattr(self._conn, "read_returns_available", False) is True
@@ -204,7 +172,8 @@ class Stream(PywebsocketInternals):
         return b"".join(chunks)
 
     def _next_event(self) -> Event:
-        return self._pull(self._core.next_event)
+        # mypy solves _pull's _T for the union Event as object (a join), hence the ignore.
+        return self._pull(self._core.next_event)  # type: ignore[return-value]
 
     def _pull(self, take: Callable[[], _T | None]) -> _T:
         """The one receive loop: read into the core until ``take`` (``next_event``, or
@@ -299,10 +268,11 @@ class Stream(PywebsocketInternals):
         self._note_handlers_own_close()
         if self._core.close_sent:
             return  # the reply to our own close: the closing handshake is complete
-        hook = self._passive_closing_handshake
-        if hook is None:
-            dispatcher = getattr(request, "_dispatcher", None)
-            hook = getattr(dispatcher, "passive_closing_handshake", default_passive_closing_handshake)
+        hook = (
+            self._passive_closing_handshake
+            or legacy_attributes.embedders_passive_closing_hook(request)
+            or default_passive_closing_handshake
+        )
         code, reason = hook(request)
         if code is None and reason:
             _log.warning("%s: a close reason needs a code; the reply to the close goes without", request.ws_resource)
@@ -382,7 +352,7 @@ class Stream(PywebsocketInternals):
                         self._write(header)
                         self._write(rest)
                 elif data:
-                    self._write(data)
+                    self._write(data)  # type: ignore[arg-type]  # bytes: `type() is tuple` narrows one branch only
             except ConnectionTerminatedException:
                 if not failing:
                     raise
@@ -397,7 +367,7 @@ class Stream(PywebsocketInternals):
         for message_filter in self._options.outgoing_message_filters:
             message = message_filter.filter(message, end, binary)
         if binary:
-            payload = bytes(message)
+            payload = bytes(message)  # type: ignore[arg-type]  # binary: a str was refused above
         else:
             payload = message.encode("utf-8") if isinstance(message, str) else bytes(message)
         self._send(lambda: core.send_message_parts(payload, binary, end))
@@ -472,7 +442,7 @@ class Stream(PywebsocketInternals):
             core.expect_close()
         self._send(lambda: core.send_close(code, reason), closing=True)
 
-    def _filter_outgoing_frame(self, frame) -> None:
+    def _filter_outgoing_frame(self, frame: Frame) -> None:
         for frame_filter in self._options.outgoing_frame_filters:
             frame_filter.filter(frame)
 
@@ -485,7 +455,18 @@ class Stream(PywebsocketInternals):
             raise ConnectionTerminatedException(f"write failed: {e}") from e
 
 
-def default_passive_closing_handshake(request) -> tuple[int | None, str]:
+def runtime_stream(request: Request) -> RuntimeStream | None:
+    """``request.ws_stream`` when the runtime can stop it, wait for its writes and release
+    its buffers (``interfaces.RuntimeStream``): a ``Stream`` (checked first, in nanoseconds;
+    the protocol's check takes microseconds), or another stream with those methods. None
+    when there is no stream, or a handler put one there that lacks them."""
+    stream: MessageStream | None = getattr(request, "ws_stream", None)  # an embedder's request: only once handshaken
+    if isinstance(stream, Stream) or isinstance(stream, RuntimeStream):
+        return stream
+    return None
+
+
+def default_passive_closing_handshake(request: Request) -> tuple[int | None, str]:
     """Answer a peer's close by echoing its status code (RFC 6455 5.5.1); under
     pywebsocket3's profile, with 1000 as pywebsocket3 did."""
     if not compat.active().echo_close_code:

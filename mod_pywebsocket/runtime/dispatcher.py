@@ -1,8 +1,10 @@
-"""Map resources to handler suites and run the handlers' hooks with pywebsocket's contract.
+"""Map resources to handler suites, and run their hooks for pywebsocket3's calls.
 
-Finding, loading and reloading the files is ``handler_files``'s job; this
-module answers which suite serves a request and runs its hooks, turning their
-failures into the right close code.
+``handler_files`` finds, loads and reloads the files, and ``suite_hooks`` runs a suite's
+hooks with pywebsocket's contract; this module answers which suite serves a request.
+pywebsocket3's ``do_extra_handshake(request)``, ``passive_closing_handshake(request)``
+and ``transfer_data(request)`` (what embedders call) find the request's suite here; the
+flow looks the suite up once and passes it on.
 """
 
 from __future__ import annotations
@@ -13,17 +15,11 @@ from collections.abc import Mapping
 from urllib.parse import unquote
 
 from ..core import constants
-from ..core.errors import (
-    AbortedByUserException,
-    BadOperationException,
-    ConnectionTerminatedException,
-    DispatchException,
-    InvalidUTF8Exception,
-    UnsupportedFrameException,
-)
-from . import compat, settings
-from .blocking_stream import default_passive_closing_handshake
+from ..core.errors import DispatchException
+from . import legacy_attributes, settings
 from .handler_files import HANDLER_SUFFIX, HandlerSuite, HandlerTable, is_within, load_handler_file
+from .interfaces import Request
+from .suite_hooks import SuiteHooks
 
 __all__ = ["DispatchException", "Dispatcher", "HandlerSuite", "HANDLER_SUFFIX", "load_handler_file"]
 
@@ -101,86 +97,26 @@ class Dispatcher:
             _log.warning("%s: the handler %s serves this resource instead of the built-in one", path, suite.path)
         return suite
 
-    def _suite_for(self, request) -> HandlerSuite:
-        """The suite a request started with: a reload never changes code under an open connection."""
-        suite = getattr(request, "_handler_suite", None)
+    def _suite_for(self, request: Request) -> HandlerSuite:
+        """The suite of a request served through pywebsocket3's calls (an embedder's), which
+        have only the request: looked up once and kept on it, so a reload never changes
+        the code under an open connection."""
+        suite = legacy_attributes.pinned_handler_suite(request)
         if suite is None:
             suite = self.get_handler_suite(request.ws_resource)
             if suite is None:
                 raise DispatchException(f"no handler for {request.ws_resource!r}")
-            try:
-                request._handler_suite = suite
-            except AttributeError:
-                pass
+            legacy_attributes.pin_handler_suite(request, suite)
         return suite
 
-    def do_extra_handshake(self, request) -> None:
-        hook = self._suite_for(request).do_extra_handshake
-        if hook is not None:
-            hook(request)
+    # pywebsocket3's calls, which find the request's suite; the flow hands SuiteHooks its own.
 
-    def passive_closing_handshake(self, request) -> tuple[int | None, str | None]:
-        hook = self._suite_for(request).passive_closing_handshake
-        if hook is None:
-            return default_passive_closing_handshake(request)
-        return hook(request)
+    def do_extra_handshake(self, request: Request) -> None:
+        SuiteHooks(self._suite_for(request)).do_extra_handshake(request)
 
-    def transfer_data(self, request) -> None:
-        """Run the handler's transfer_data, then finish the closing handshake.
+    def passive_closing_handshake(self, request: Request) -> tuple[int | None, str | None]:
+        return SuiteHooks(self._suite_for(request)).passive_closing_handshake(request)
 
-        Errors close the connection with the matching code: 1002 for framing,
-        1003 unsupported, 1007 bad UTF-8, 1011 for anything the handler raised (under
-        pywebsocket3's profile that exception propagates, and the adapter drops TCP).
-        ``AbortedByUserException`` propagates so the adapter drops the connection.
-        It returns only once no frame is being written, so the caller may end the
-        connection: another thread (a stopping server's close) may still be writing.
-        """
-        try:
-            self._transfer_data(request)
-        finally:
-            finish_writes = getattr(getattr(request, "ws_stream", None), "finish_writes", None)
-            if finish_writes is not None:
-                finish_writes()
-
-    def _transfer_data(self, request) -> None:
-        suite = self._suite_for(request)
-        try:
-            suite.transfer_data(request)
-        except AbortedByUserException:
-            raise
-        except ConnectionTerminatedException as e:
-            _log.debug("%s: connection ended: %s", request.ws_resource, e)
-            self._close_on_error(request, getattr(e, "close_code", None), "")
-            return
-        except (InvalidUTF8Exception, UnsupportedFrameException) as e:
-            self._close_on_error(request, e.close_code, "")
-            return
-        except BadOperationException as e:
-            # Expected when the server closed the session under the handler (shutdown).
-            level = logging.DEBUG if request.server_terminated else logging.WARNING
-            _log.log(level, "%s: bad operation in handler: %s", request.ws_resource, e)
-            self._close_on_error(request, constants.STATUS_INTERNAL_ENDPOINT_ERROR, "", wait=True)
-            return
-        except Exception:
-            if not compat.active().close_on_handler_error:
-                raise  # pywebsocket3's answer: the exception ends the connection, no close frame
-            _log.exception("%s: handler %s raised", request.ws_resource, suite.path)
-            self._close_on_error(request, constants.STATUS_INTERNAL_ENDPOINT_ERROR, "handler error", wait=True)
-            return
-        if not request.server_terminated:
-            try:
-                request.ws_stream.close_connection()
-            except ConnectionTerminatedException as e:
-                _log.debug("%s: no close reply: %s", request.ws_resource, e)
-
-    @staticmethod
-    def _close_on_error(request, code: int | None, reason: str, wait: bool = False) -> None:
-        """Close with ``code`` unless a close went already. ``wait``: for the client's reply
-        too, as pywebsocket3 did after a handler's error (the browser sees a clean close;
-        closing TCP at once could cut the close off); not after a protocol failure."""
-        if code is None or request.server_terminated:
-            return
-        try:
-            request.ws_stream.close_connection(code, reason, wait_response=wait)
-        except (ConnectionTerminatedException, BadOperationException):
-            pass
+    def transfer_data(self, request: Request) -> None:
+        """Run the handler's transfer_data, then finish the closing handshake (``SuiteHooks.transfer_data``)."""
+        SuiteHooks(self._suite_for(request)).transfer_data(request)

@@ -15,15 +15,18 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..core import constants
 from ..core.errors import AbortedByUserException, HandshakeException, VersionException
-from . import compat, registry
-from .blocking_stream import StreamOptions
+from . import compat, legacy_attributes, registry
+from .blocking_stream import StreamOptions, runtime_stream
 from .capacity import RETRY_AFTER, Capacity
-from .dispatcher import DispatchException
+from .dispatcher import Dispatcher, DispatchException, HandlerSuite
 from .handshaker import do_handshake
+from .interfaces import Request
+from .suite_hooks import SuiteHooks
 
 _log = logging.getLogger("mod_pywebsocket.session")
 
@@ -50,7 +53,11 @@ AT_CAPACITY = Refusal(
 
 
 def handle_upgrade(
-    request, dispatcher, options: StreamOptions, on_accept=None, capacity: Capacity | None = None
+    request: Request,
+    dispatcher: Dispatcher,
+    options: StreamOptions,
+    on_accept: Callable[[], object] | None = None,
+    capacity: Capacity | None = None,
 ) -> Outcome | Refusal:
     """The flow of a WebSocket upgrade request, from handler lookup to close (see the module).
 
@@ -77,21 +84,27 @@ def handle_upgrade(
         capacity.release()
 
 
-def _upgrade(request, dispatcher, options: StreamOptions, on_accept, suite) -> Outcome | Refusal:
-    request._handler_suite = suite  # the one lookup: the handshake and the handler use this suite
+def _upgrade(
+    request: Request,
+    dispatcher: Dispatcher,
+    options: StreamOptions,
+    on_accept: Callable[[], object] | None,
+    suite: HandlerSuite,
+) -> Outcome | Refusal:
+    """The handshake and the handler, both with ``suite``: the one lookup."""
     try:
-        refusal = accept(request, dispatcher, options)
+        refusal = accept(request, dispatcher, options, suite)
     except AbortedByUserException:
         return ABORTED
     if refusal is not None:
         return refusal
     if on_accept is not None:
         on_accept()
-    serve(request, dispatcher)
+    serve(request, suite)
     return SERVED
 
 
-def refuse_plain_request(resource: str, dispatcher) -> Refusal | None:
+def refuse_plain_request(resource: str, dispatcher: Dispatcher) -> Refusal | None:
     """A request without ``Upgrade: websocket``: 426 (saying how to upgrade) on a handler's
     resource (pywebsocket3's profile: 400, its failed handshake); None for any other
     resource, which the adapter serves as plain HTTP."""
@@ -107,10 +120,13 @@ def refuse_plain_request(resource: str, dispatcher) -> Refusal | None:
     return Refusal(constants.HTTP_STATUS_UPGRADE_REQUIRED, "this resource is a WebSocket handler", headers)
 
 
-def accept(request, dispatcher, options: StreamOptions | None = None) -> Refusal | None:
-    """Handshake; None once the 101 is sent. Re-raises AbortedByUserException (drop the connection)."""
+def accept(
+    request: Request, dispatcher: Dispatcher, options: StreamOptions | None, suite: HandlerSuite
+) -> Refusal | None:
+    """Handshake with ``suite``'s hooks; None once the 101 is sent. Re-raises
+    AbortedByUserException (drop the connection)."""
     try:
-        do_handshake(request, dispatcher, options)
+        do_handshake(request, dispatcher, options, suite)
     except VersionException as e:
         status = compat.active().version_status
         _log.info("%s: handshake refused (%d): %s", request.ws_resource, status, e)
@@ -121,21 +137,21 @@ def accept(request, dispatcher, options: StreamOptions | None = None) -> Refusal
     except AbortedByUserException:
         _log.info("%s: handshake aborted by the handler", request.ws_resource)
         raise
-    request._dispatcher = dispatcher
+    legacy_attributes.set_dispatcher(request, dispatcher)  # as pywebsocket3's servers did, for handlers
     return None
 
 
-def serve(request, dispatcher) -> None:
-    """Run the handler's transfer_data and the closing handshake; never raises."""
+def serve(request: Request, suite: HandlerSuite) -> None:
+    """Run ``suite``'s transfer_data and the closing handshake; never raises."""
     try:
         with registry.registered(request):
-            dispatcher.transfer_data(request)
+            SuiteHooks(suite).transfer_data(request)
     except AbortedByUserException:
         _log.info("%s: connection aborted by the handler", request.ws_resource)
     except Exception:
         # The handler's own exception under pywebsocket3's profile, else a fault of ours.
         _log.exception("%s: error after the handshake; the connection is dropped", request.ws_resource)
     finally:
-        release = getattr(getattr(request, "ws_stream", None), "release_buffers", None)
-        if release is not None:
-            release()  # whatever the handler left unfinished
+        stream = runtime_stream(request)
+        if stream is not None:
+            stream.release_buffers()  # whatever the handler left unfinished

@@ -21,10 +21,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from ..core import constants
 from ..core.errors import DispatchException
 from .aliases import handler_builtins, install_fallback
+
+if TYPE_CHECKING:
+    from .interfaces import PassiveClosingHook, Request
 
 install_fallback()
 
@@ -39,9 +43,11 @@ RESCAN_INTERVAL = 1.0  # seconds between rescans for new files, however many mis
 
 @dataclass(frozen=True)
 class HandlerSuite:
-    do_extra_handshake: Callable | None
-    transfer_data: Callable
-    passive_closing_handshake: Callable | None
+    """A handler file's three functions (the first and last optional)."""
+
+    do_extra_handshake: Callable[[Request], object] | None
+    transfer_data: Callable[[Request], object]
+    passive_closing_handshake: PassiveClosingHook | None
     path: str = ""
 
 
@@ -59,7 +65,7 @@ def load_handler_file(path: str, encoding: str | None = None) -> HandlerSuite:
         with open(path, encoding=encoding or "utf-8") as f:
             source = f.read()
         code = compile(source, path, "exec")
-        namespace: dict = {
+        namespace: dict[str, Any] = {
             "__name__": "_wsh_" + os.path.basename(path)[: -len(".py")],
             "__file__": path,
             "__builtins__": handler_builtins(),  # `import pywebsocket3` gives this package
@@ -80,7 +86,10 @@ def load_handler_file(path: str, encoding: str | None = None) -> HandlerSuite:
     return HandlerSuite(extra, transfer, passive, path)
 
 
-def _signature(path: str) -> tuple[int, int, int] | None:
+_Signature = tuple[int, int, int]  # a file's mtime, size and inode, to see it change
+
+
+def _signature(path: str) -> _Signature | None:
     try:
         st = os.stat(path)
     except OSError:
@@ -91,7 +100,7 @@ def _signature(path: str) -> tuple[int, int, int] | None:
 @dataclass
 class _Entry:
     path: str
-    signature: tuple[int, int, int] | None
+    signature: _Signature | None
     suite: HandlerSuite | None = None
     error: DispatchException | None = None
 
@@ -100,7 +109,13 @@ class HandlerTable:
     """The resources of one handler root, each with its loaded suite or its load error."""
 
     def __init__(
-        self, root_dir: str, scan_dir: str, allow_outside: bool, encoding: str | None, reload: bool, warn
+        self,
+        root_dir: str,
+        scan_dir: str,
+        allow_outside: bool,
+        encoding: str | None,
+        reload: bool,
+        warn: Callable[[str], None],
     ) -> None:
         self.root_dir = root_dir
         self.scan_dir = scan_dir
@@ -109,7 +124,7 @@ class HandlerTable:
         self._encoding = encoding
         self._warn = warn
         self._entries: dict[str, _Entry] = {}
-        self._skipped: dict[str, tuple | None] = {}  # unusable files already reported, with their stat
+        self._skipped: dict[str, _Signature | None] = {}  # unusable files already reported, with their stat
         self._lock = threading.Lock()
         self._last_scan = 0.0
         self.scan(initial=True)
@@ -178,7 +193,7 @@ class HandlerTable:
             raise entry.error
         return entry.suite
 
-    def _refresh(self, resource: str, entry: _Entry, signature) -> _Entry | None:
+    def _refresh(self, resource: str, entry: _Entry, signature: _Signature | None) -> _Entry | None:
         with self._lock:
             current = self._entries.get(resource)
             if current is not entry:  # another thread got here first

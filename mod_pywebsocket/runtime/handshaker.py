@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import base64
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core import constants
-from ..core.deflate import get_extension_processor
+from ..core.deflate import PerMessageDeflate, get_extension_processor
 from ..core.errors import AbortedByUserException, DispatchException, HandshakeException
-from ..core.extension_processor import negotiate
+from ..core.extension_processor import ExtensionProcessorInterface, negotiate
 from ..core.handshake import (
     ClientHandshake,
     build_response,
@@ -34,8 +34,14 @@ from ..core.handshake import (
     parse_protocols,
 )
 from ..core.headers import format_extensions
-from . import compat
+from . import compat, legacy_attributes
 from .blocking_stream import Stream, StreamOptions
+from .interfaces import HandlerHooks, PassiveClosingHook, Request
+from .request import WebSocketRequest
+from .suite_hooks import SuiteHooks
+
+if TYPE_CHECKING:
+    from .handler_files import HandlerSuite
 
 
 def parse_client_handshake(method: str, protocol: str, headers: Any, *, http2: bool = False) -> ClientHandshake:
@@ -49,25 +55,34 @@ def parse_client_handshake(method: str, protocol: str, headers: Any, *, http2: b
     """
     if http2 and not protocol.startswith("HTTP/2"):
         raise ValueError(f"http2=True with protocol {protocol!r}")
-    request = _RequestHead(method, protocol, headers)
+    request = WebSocketRequest(
+        method=method,
+        unparsed_uri="/",
+        protocol=protocol,
+        headers_in=headers,
+        connection=_NoConnection(),
+        is_https=False,
+    )
     Handshaker(request, None).check_client_handshake()
+    version = request.ws_version
+    assert version is not None  # the checks set it, or raise
     return ClientHandshake(
         key=headers.get(constants.SEC_WEBSOCKET_KEY_HEADER).strip(" \t"),
-        version=request.ws_version,
+        version=version,
         origin=request.ws_origin,
         requested_protocols=request.ws_requested_protocols,
         requested_extensions=request.ws_requested_extensions,
     )
 
 
-class _RequestHead:
-    """Just what the checks of ``HandshakerBase`` read of a request."""
+class _NoConnection:
+    """The connection of a request head checked alone: there is nothing to read or write."""
 
-    def __init__(self, method: str, protocol: str, headers: Any) -> None:
-        self.method = method
-        self.protocol = protocol
-        self.headers_in = headers
-        self.uri = "/"
+    def read(self, n: int, /) -> bytes:
+        raise ConnectionError("a request head checked alone has no connection")
+
+    def write(self, data: bytes, /) -> None:
+        raise ConnectionError("a request head checked alone has no connection")
 
 
 _log = logging.getLogger("mod_pywebsocket.handshake")
@@ -82,11 +97,22 @@ class HandshakerBase:
     without a status becomes 400.
     """
 
-    def __init__(self, request, dispatcher, options: StreamOptions | None = None) -> None:
+    def __init__(
+        self,
+        request: Request,
+        dispatcher: HandlerHooks | None,
+        options: StreamOptions | None = None,
+        suite: HandlerSuite | None = None,
+    ) -> None:
+        """``suite``: the handler suite the caller looked up (the flow), whose hooks run;
+        without it, ``dispatcher``'s ``do_extra_handshake(request)`` and
+        ``passive_closing_handshake(request)``, which find it (pywebsocket3's embedders).
+        ``options``: the stream's limits and the server's policy."""
         self._logger = _log
         self._request = request
-        self._dispatcher = dispatcher
+        self._dispatcher = dispatcher  # pywebsocket3's name, for subclasses
         self._options = options
+        self._hooks: HandlerHooks | None = dispatcher if suite is None else SuiteHooks(suite)
 
     # -- hooks --------------------------------------------------------------
 
@@ -102,7 +128,8 @@ class HandshakerBase:
         raise NotImplementedError
 
     def _set_accept(self) -> None:
-        """Check the key and set ``request._accept`` (nothing to do over HTTP/2)."""
+        """Check the key and keep the accept value for ``_send_handshake`` (``request._accept``;
+        nothing to do over HTTP/2)."""
         raise NotImplementedError
 
     def _send_handshake(self) -> None:
@@ -171,55 +198,59 @@ class HandshakerBase:
             self._header(constants.SEC_WEBSOCKET_EXTENSIONS_HEADER)
         )
 
-    def _get_extension_processors_requested(self) -> list:
+    def _get_extension_processors_requested(self) -> list[ExtensionProcessorInterface | None]:
         offers = self._request.ws_requested_extensions or ()
         rfc = compat.active().all_deflate_parameters
         processors = (get_extension_processor(offer, rfc_parameters=rfc) for offer in offers)
         return [p for p in processors if p is not None]
 
-    def _process_extensions(self, stream_options):
+    def _process_extensions(self, stream_options: StreamOptions) -> PerMessageDeflate | None:
         """Pick the extension (``request.ws_extensions``) and return the permessage-deflate
         codec, or None; a processor of the handler's own gets to set up ``stream_options``."""
         request = self._request
         request.ws_extensions, accepted = negotiate(request.ws_extension_processors or [])
         codec = getattr(accepted, "codec", None)
         if codec is not None:
-            return codec()
+            deflate: PerMessageDeflate | None = codec()
+            return deflate
         if accepted is not None:
             accepted.setup_stream_options(stream_options)
         return None
 
     def _stream_options(self) -> StreamOptions:
-        # Embedders of older versions set request._stream_options; still read.
-        return self._options or getattr(self._request, "_stream_options", None) or StreamOptions()
+        return self._options or legacy_attributes.embedders_stream_options(self._request) or StreamOptions()
 
-    def _check_origin(self, options) -> None:
+    def _check_origin(self, options: StreamOptions) -> None:
         origin = self._request.ws_origin
         if options.allowed_origins is not None and origin is not None:
             if normalize_origin(origin) not in options.allowed_origins:
                 raise HandshakeException(f"origin {origin!r} is not allowed", constants.HTTP_STATUS_FORBIDDEN)
 
     def _do_extra_handshake(self) -> None:
+        hooks = self._hooks
+        if hooks is None:  # only parse_client_handshake's checks go without, and stop before this
+            raise HandshakeException("no dispatcher and no handler suite to ask", constants.HTTP_STATUS_FORBIDDEN)
         try:
-            self._dispatcher.do_extra_handshake(self._request)
+            hooks.do_extra_handshake(self._request)
         except (AbortedByUserException, HandshakeException, DispatchException):
             raise
         except Exception as e:
             raise HandshakeException(f"handler rejected the handshake: {e!r}", constants.HTTP_STATUS_FORBIDDEN) from e
 
-    def _create_stream(self, options) -> None:
+    def _create_stream(self, options: StreamOptions) -> None:
         request = self._request
         if any(p is not None and getattr(p, "codec", None) is None for p in request.ws_extension_processors or ()):
             # A processor of the handler's own may install filters: options of this stream's own.
             options = options.for_one_connection()
         deflate = self._process_extensions(options)
-        passive_close = getattr(self._dispatcher, "passive_closing_handshake", None)
+        hooks = self._hooks
+        passive_close: PassiveClosingHook | None = None if hooks is None else hooks.passive_closing_handshake
         request.ws_stream = Stream(request, options, deflate, passive_closing_handshake=passive_close)
 
 
-def _peer(request) -> str:
+def _peer(request: Request) -> str:
     try:
-        addr = request.connection.remote_addr
+        addr: tuple[object, ...] = getattr(request.connection, "remote_addr", ())  # optional: interfaces.Connection
         return f"{addr[0]}:{addr[1]}"
     except Exception:
         return "?"
@@ -253,7 +284,7 @@ class Handshaker(HandshakerBase):
         return check_key(self._request.headers_in).encode("ascii")
 
     def _set_accept(self) -> None:
-        self._request._accept = compute_accept(self._get_key())
+        legacy_attributes.set_accept(self._request, compute_accept(self._get_key()))
 
     def _create_handshake_response(self, accept: bytes) -> bytes:
         request = self._request
@@ -261,9 +292,15 @@ class Handshaker(HandshakerBase):
         return build_response(accept, request.ws_protocol, extensions, request.extra_headers)
 
     def _send_handshake(self) -> None:
-        self._request.connection.write(self._create_handshake_response(self._request._accept))
+        self._request.connection.write(self._create_handshake_response(legacy_attributes.accept_of(self._request)))
 
 
-def do_handshake(request, dispatcher, options: StreamOptions | None = None) -> None:
-    """Run the whole server side of the RFC 6455 opening handshake on ``request``."""
-    Handshaker(request, dispatcher, options).do_handshake()
+def do_handshake(
+    request: Request,
+    dispatcher: HandlerHooks | None,
+    options: StreamOptions | None = None,
+    suite: HandlerSuite | None = None,
+) -> None:
+    """Run the whole server side of the RFC 6455 opening handshake on ``request``, with
+    ``suite``'s hooks when given, else ``dispatcher``'s (``HandshakerBase``)."""
+    Handshaker(request, dispatcher, options, suite).do_handshake()

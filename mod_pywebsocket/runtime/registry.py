@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from ..core import constants
 from ..core.errors import BadOperationException, ConnectionTerminatedException
+from .blocking_stream import runtime_stream
+from .interfaces import Request
 
 _log = logging.getLogger("mod_pywebsocket.sessions")
-_active: set = set()
+_active: set[Request] = set()
 _lock = threading.Lock()
 
 
 @contextmanager
-def registered(request):
+def registered(request: Request) -> Iterator[None]:
     with _lock:
         _active.add(request)
     try:
@@ -40,13 +43,13 @@ def close_all(code: int = constants.STATUS_GOING_AWAY, reason: str = "server shu
     """Send a close to every open session; return how many were sent."""
     with _lock:
         requests = list(_active)
-    streams = [getattr(request, "ws_stream", None) for request in requests]
-    for stream in streams:  # first every sender stops, then each close waits for one frame at most
-        if stream is not None and hasattr(stream, "stop_sending"):
-            stream.stop_sending(code, reason)
+    for request in requests:  # first every sender stops, then each close waits for one frame at most
+        stoppable = runtime_stream(request)
+        if stoppable is not None:
+            stoppable.stop_sending(code, reason)
     sent = 0
     for request in requests:
-        stream = getattr(request, "ws_stream", None)
+        stream = request.ws_stream
         if stream is None or request.server_terminated:
             continue
         try:

@@ -1,8 +1,9 @@
 """The request object handlers receive, the same under Apache and standalone.
 
 Adapters build a ``WebSocketRequest`` from what their HTTP layer parsed and a
-connection object offering ``read(n)``, ``write(bytes)``, ``remote_addr`` and
-``local_addr``. Under Apache, attributes this class lacks (``args``,
+connection object (``interfaces.Connection``: ``read(n)``, ``write(bytes)``, and here
+``remote_addr`` and ``local_addr`` too). It is the runtime's ``interfaces.Request``.
+Under Apache, attributes this class lacks (``args``,
 ``err_headers_out``, ``log_error``, ...) fall through to mod_python's request,
 so handlers written for mod_pywebsocket keep working.
 """
@@ -10,8 +11,13 @@ so handlers written for mod_pywebsocket keep working.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from ..core.extension_processor import ExtensionProcessorInterface
+    from ..core.headers import ExtensionParameter
+    from .interfaces import Connection, MessageStream
 
 
 def resource_from_target(target: str) -> str:
@@ -37,7 +43,7 @@ class WebSocketRequest:
         unparsed_uri: str,
         protocol: str,
         headers_in: Any,
-        connection: Any,
+        connection: Connection,
         is_https: bool,
         native: Any = None,
     ) -> None:
@@ -54,10 +60,10 @@ class WebSocketRequest:
         self.ws_version: int | None = None
         self.ws_protocol: str | None = None
         self.ws_requested_protocols: list[str] | None = None
-        self.ws_requested_extensions = None
-        self.ws_extensions = None
-        self.ws_extension_processors: list = []
-        self.ws_stream = None
+        self.ws_requested_extensions: list[ExtensionParameter] | None = None
+        self.ws_extensions: list[ExtensionParameter] | None = None
+        self.ws_extension_processors: list[ExtensionProcessorInterface | None] = []
+        self.ws_stream: MessageStream | None = None
         self.ws_close_code: int | None = None
         self.ws_close_reason: str | None = None
         self.server_terminated = False

@@ -18,17 +18,45 @@ through the incoming frame filters, each message through the incoming message fi
 from __future__ import annotations
 
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from ..core import constants
 from ..core.errors import InvalidFrameException, ProtocolError
 from ..core.frames import MAX_CONTROL_PAYLOAD, FragmentedFrameBuilder, Frame
 from ..core.messages import Control
 
+if TYPE_CHECKING:
+    import threading
+    from collections.abc import Callable
+    from typing import NoReturn, TypeVar
+
+    from ..core.connection import ServerConnection
+    from ..core.frames import Close
+    from .stream_options import StreamOptions
+
+    _T = TypeVar("_T")
+
 _TEXT, _BINARY = constants.OPCODE_TEXT, constants.OPCODE_BINARY
 
 
 class PywebsocketInternals:
     """pywebsocket3's ``Stream`` internals; mixed into ``blocking_stream.Stream``."""
+
+    if TYPE_CHECKING:  # what this mixin uses of blocking_stream.Stream, for the type checker
+        _core: ServerConnection
+        _core_lock: threading.Lock
+        _options: StreamOptions
+        _original_opcode: int | None
+        _received_fragments: list[bytes]
+        _reserved_code: int
+
+        def _pull(self, take: Callable[[], _T | None]) -> _T: ...
+        def _read_some(self, size: int) -> bytes: ...
+        def _fail(self, code: int, reason: str) -> NoReturn: ...
+        def _on_control(self, event: Control) -> None: ...
+        def _on_close(self, event: Close) -> None: ...
+        def _send(self, produce: Callable[[], bytes], *, quiet: bool = False) -> None: ...
+        def _send_close(self, code: int | None, reason: str) -> None: ...
 
     # -- raw frames -------------------------------------------------------------
 
@@ -120,7 +148,9 @@ class PywebsocketInternals:
         """The stream's frame builder, made on first use (pywebsocket3 kept one per stream)."""
         options = self._options
         return FragmentedFrameBuilder(
-            options.mask_send, options.outgoing_frame_filters, options.encode_text_message_to_utf8
+            options.mask_send,
+            options.outgoing_frame_filters,  # type: ignore[arg-type]  # the core's builder takes list[object]
+            options.encode_text_message_to_utf8,
         )
 
     # -- raw bytes ----------------------------------------------------------------

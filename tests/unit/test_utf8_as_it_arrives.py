@@ -153,3 +153,18 @@ def test_any_payload_fails_exactly_where_it_turns_invalid(tail, head):
         assert failed_on == len(pieces) - 1  # a sequence the frame's end cuts short
     else:
         assert failed_on is None
+
+
+@pytest.mark.parametrize("size", [200_000, LARGE_PAYLOAD + 500_000])
+def test_text_checked_as_it_arrives_is_the_same_message(size):
+    """Below KEEP_DECODED_BELOW what was decoded is kept, above it the frame is decoded
+    again whole; either way the message is the text that was sent, cut anywhere."""
+    text = ("héllo wörld € 😀 " * (size // 20))[: size // 2]
+    frame = build_frame(common.OPCODE_TEXT, text.encode(), mask=True)
+    core = ServerConnection(max_message_size=4 * LARGE_PAYLOAD)
+    events = []
+    for i in range(0, len(frame), 65_521):  # a prime: pieces end inside characters
+        core.receive_data(frame[i : i + 65_521])
+        while (event := core.next_event()) is not None:
+            events.append(event)
+    assert events == [Message(common.OPCODE_TEXT, text)]
