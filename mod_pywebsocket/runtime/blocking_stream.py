@@ -30,7 +30,7 @@ import collections
 import logging
 import threading
 from collections.abc import Callable
-from typing import NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from ..core import constants
 from ..core.connection import (
@@ -178,39 +178,46 @@ class Stream(PywebsocketInternals):
     def _pull(self, take: Callable[[], _T | None]) -> _T:
         """The one receive loop: read into the core until ``take`` (``next_event``, or
         ``next_frame_unchecked`` for handlers that read raw frames) has something. A
-        protocol error fails the connection in the core; its close is written here."""
-        core, lock = self._core, self._core_lock
+        protocol error fails the connection in the core; its close is written here.
+        One hold of the core lock per read: the bytes go in, the next item comes out, and
+        what the next read needs is asked in the same step (this is the hot path)."""
+        core, lock, budget, request = self._core, self._core_lock, self._budget, self._request
+        data = b""
         while True:
-            self._note_handlers_own_close()
+            if request.server_terminated and not core.close_sent:
+                self._note_handlers_own_close()
             try:
                 with lock:
+                    if data:
+                        core.receive_data(data)
                     item = take()
+                    if item is None:
+                        needed = core.needed()
+                        wanted = core.buffering() if budget is not None else 0
             except ProtocolError as e:
                 _log.info("failing the connection with %d: %s", e.code, e.reason)
-                self._send(core.data_to_send, failing=True)
+                self._send_failure(core.data_to_send)
                 raise exception_for_close_code(e.code, e.reason) from None
             if item is not None:
                 return item
-            if self._budget is not None:
-                self._reserve()
-            data = self._read_some(self._read_size())
-            with lock:
-                core.receive_data(data)
+            if wanted > self._held and wanted > UNCOUNTED_MESSAGE_BYTES:
+                self._reserve(wanted)
+            if self._greedy_reads:
+                needed = min(max(needed, self._options.read_size), MAX_READ_SIZE)
+            data = self._read_some(needed)
 
-    def _reserve(self) -> None:
-        """Hold budget for the message in progress before reading more of it; 1009 if the
-        process's budget cannot take it."""
-        with self._core_lock:
-            wanted = self._core.buffering()
-        if wanted <= self._held or wanted <= UNCOUNTED_MESSAGE_BYTES:
-            return
-        assert self._budget is not None
-        if not self._budget.reserve(wanted - self._held):
+    def _reserve(self, wanted: int) -> None:
+        """Hold budget for the message in progress (``wanted`` bytes: what it will hold once
+        the frame in progress is in) before reading more of it; 1009 if the process's
+        budget cannot take it."""
+        budget = self._budget
+        assert budget is not None
+        if not budget.reserve(wanted - self._held):
             self.release_buffers()
             self._fail(
                 constants.STATUS_MESSAGE_TOO_BIG,
                 f"server buffer budget exhausted (a message of {wanted} bytes with "
-                f"{self._budget.used} of {self._budget.limit} held)",
+                f"{budget.used} of {budget.limit} held)",
             )
         self._held = wanted
 
@@ -220,13 +227,6 @@ class Stream(PywebsocketInternals):
         if held and self._budget is not None:
             self._budget.release(held)
 
-    def _read_size(self) -> int:
-        with self._core_lock:
-            needed = self._core.needed()
-        if not self._greedy_reads:
-            return needed
-        return min(max(needed, self._options.read_size), MAX_READ_SIZE)
-
     def _read_some(self, size: int) -> bytes:
         while True:
             try:
@@ -234,7 +234,7 @@ class Stream(PywebsocketInternals):
             except TimeoutError:
                 if self._options.ping_on_idle and not self._idle_pinged and not self._core.close_sent:
                     self._idle_pinged = True
-                    self._send(self._core.send_ping, quiet=True)
+                    self._send_unless_closing(self._core.send_ping)
                     continue
                 self._lost("read timed out")
             except OSError as e:
@@ -251,7 +251,7 @@ class Stream(PywebsocketInternals):
             if handler is not None:
                 handler(request, event.payload)
             else:
-                self._send(lambda: self._core.send_pong(event.payload), quiet=True)
+                self._send_unless_closing(self._core.send_pong, event.payload)
             return
         if event.payload in self._ping_queue:
             while self._ping_queue and self._ping_queue.popleft() != event.payload:
@@ -312,8 +312,15 @@ class Stream(PywebsocketInternals):
         self._note_handlers_own_close()
         with self._core_lock:
             self._core.expect_close()  # senders give way (see _send_close)
-        self._send(lambda: self._core.fail(code, reason), failing=True)
+        self._send_failure(self._core.fail, code, reason)
         raise exception_for_close_code(code, reason)
+
+    def _send_failure(self, produce: Callable[..., bytes], *args: Any) -> None:
+        """A failure's close: sent if it can be; a connection already gone changes nothing."""
+        try:
+            self._send(self._produce_close, produce, *args)
+        except ConnectionTerminatedException:
+            pass
 
     def _lost(self, why: str) -> NoReturn:
         """The transport ended under us: the core learns it, the handler gets 1006."""
@@ -323,39 +330,37 @@ class Stream(PywebsocketInternals):
 
     # -- sending -----------------------------------------------------------
 
-    def _send(self, produce: Callable[[], bytes | tuple[bytes, bytes]], *, quiet: bool = False,
-              failing: bool = False, closing: bool = False) -> None:  # fmt: skip
-        """The one send path: under the write lock, ask the core for the bytes (``produce``,
-        under the core lock: it checks the state and changes it), then write them.
-
-        ``quiet``: a frame the server sends on its own (a pong, an idle ping) is simply not
-        sent once a close is on its way; a handler's send raises ``InvalidState``.
-        ``closing``/``failing``: the bytes are a close (ours, or a failure's, which gives
-        way to nothing and whose write may fail unnoticed); ``server_terminated`` is set.
-        """
+    def _send(self, produce: Callable[..., bytes | tuple[bytes, bytes]], *args: Any) -> None:
+        """The one send path: under the write lock, ask the core for the bytes
+        (``produce(*args)``, under the core lock: it checks the state and changes it), then
+        write them: a frame, or ``(header, payload)`` written in that order."""
         with self._write_lock:
-            try:
-                with self._core_lock:
-                    data = produce()
-            except InvalidState:
-                if quiet:
-                    return
-                raise
-            if closing or failing:
-                self._request.server_terminated = True
-            try:
-                if type(data) is tuple:
-                    header, rest = data
-                    if len(rest) < SEPARATE_PAYLOAD_WRITE:
-                        self._write(header + rest)
-                    else:
-                        self._write(header)
-                        self._write(rest)
-                elif data:
-                    self._write(data)  # type: ignore[arg-type]  # bytes: `type() is tuple` narrows one branch only
-            except ConnectionTerminatedException:
-                if not failing:
-                    raise
+            with self._core_lock:
+                data = produce(*args)
+            if type(data) is tuple:
+                header, rest = data
+                if len(rest) < SEPARATE_PAYLOAD_WRITE:
+                    self._write(header + rest)
+                else:
+                    self._write(header)
+                    self._write(rest)
+            elif data:
+                self._write(data)  # type: ignore[arg-type]  # bytes: `type() is tuple` narrows one branch only
+
+    def _send_unless_closing(self, produce: Callable[..., bytes], *args: Any) -> None:
+        """``_send`` for a frame the server sends on its own (a pong, an idle ping): simply
+        not sent once a close is on its way (a handler's send raises ``InvalidState``)."""
+        try:
+            self._send(produce, *args)
+        except InvalidState:
+            pass
+
+    def _produce_close(self, produce: Callable[..., bytes], *args: Any) -> bytes:
+        """A close's bytes (``produce(*args)``: ours, or a failure's); as they are made,
+        ``request.server_terminated`` says a close went (pywebsocket's contract)."""
+        data = produce(*args)
+        self._request.server_terminated = True
+        return data
 
     def send_message(self, message: str | bytes, end: bool = True, binary: bool = False) -> None:
         """Send a message, or with ``end=False`` one fragment of it."""
@@ -370,18 +375,18 @@ class Stream(PywebsocketInternals):
             payload = bytes(message)  # type: ignore[arg-type]  # binary: a str was refused above
         else:
             payload = message.encode("utf-8") if isinstance(message, str) else bytes(message)
-        self._send(lambda: core.send_message_parts(payload, binary, end))
+        self._send(core.send_message_parts, payload, binary, end)
 
     def send_ping(self, body: str | bytes = b"", binary: bool = False) -> None:
         if isinstance(body, str):
             body = body.encode("utf-8")
 
-        def ping() -> bytes:
-            data = self._core.send_ping(body)
-            self._ping_queue.append(body)
-            return data
+        self._send(self._produce_ping, body)
 
-        self._send(ping)
+    def _produce_ping(self, body: bytes) -> bytes:
+        data = self._core.send_ping(body)
+        self._ping_queue.append(body)  # under the lock: in the order the pings go out
+        return data
 
     def close_connection(
         self, code: int | None = constants.STATUS_NORMAL_CLOSURE, reason: str = "", wait_response: bool = True
@@ -440,7 +445,7 @@ class Stream(PywebsocketInternals):
         # back every time (threading.Lock is not fair) and hold the close off for ever.
         with self._core_lock:
             core.expect_close()
-        self._send(lambda: core.send_close(code, reason), closing=True)
+        self._send(self._produce_close, core.send_close, code, reason)
 
     def _filter_outgoing_frame(self, frame: Frame) -> None:
         for frame_filter in self._options.outgoing_frame_filters:

@@ -28,7 +28,7 @@ from ..core.messages import Control
 if TYPE_CHECKING:
     import threading
     from collections.abc import Callable
-    from typing import NoReturn, TypeVar
+    from typing import Any, NoReturn, TypeVar
 
     from ..core.connection import ServerConnection
     from ..core.frames import Close
@@ -55,7 +55,7 @@ class PywebsocketInternals:
         def _fail(self, code: int, reason: str) -> NoReturn: ...
         def _on_control(self, event: Control) -> None: ...
         def _on_close(self, event: Close) -> None: ...
-        def _send(self, produce: Callable[[], bytes], *, quiet: bool = False) -> None: ...
+        def _send(self, produce: Callable[..., bytes], *args: Any) -> None: ...
         def _send_close(self, code: int | None, reason: str) -> None: ...
 
     # -- raw frames -------------------------------------------------------------
@@ -141,7 +141,7 @@ class PywebsocketInternals:
         self._send_close(code, reason or "")
 
     def _send_pong(self, body: bytes) -> None:
-        self._send(lambda: self._core.send_pong(body))
+        self._send(self._core.send_pong, body)
 
     @cached_property
     def _writer(self) -> FragmentedFrameBuilder:
