@@ -91,10 +91,13 @@ class ServerConnection:
         mask_send: bool = False,
         deflate: PerMessageDeflate | None = None,
         pywebsocket3_rules: bool = False,
+        outgoing_frame_filter: FrameFilter | None = None,
     ) -> None:
         """``pywebsocket3_rules``: answer as pywebsocket3 did where it and RFC 6455 differ
         (reserved bits and opcodes fail with 1003, a control frame between fragments with
-        1002, any close code and reason is taken); see ``runtime.compat``."""
+        1002, any close code and reason is taken); see ``runtime.compat``.
+        ``outgoing_frame_filter``: when an extension installed pywebsocket-style frame
+        filters, every frame we send goes through it before it is serialised."""
         self._parser = FrameParser(require_mask=require_mask, max_payload=max_message_size)
         self.any_close_code = pywebsocket3_rules  # send what pywebsocket3 let handlers send
         self._assembler = MessageAssembler(max_message_size)
@@ -102,9 +105,7 @@ class ServerConnection:
             self._parser.reserved_code = constants.STATUS_UNSUPPORTED_DATA
             self._assembler.controls_between_fragments = False
             self._assembler.strict_close = False
-        # Set when an extension installed pywebsocket-style frame filters: every frame
-        # we send goes through it before it is serialised.
-        self.outgoing_frame_filter: FrameFilter | None = None
+        self.outgoing_frame_filter = outgoing_frame_filter
         self._deflate = deflate
         if deflate is not None:
             self._parser.allow_rsv1 = True

@@ -110,12 +110,12 @@ class Stream(PywebsocketInternals):
             mask_send=options.mask_send,
             deflate=deflate,
             pywebsocket3_rules=not rfc_framing,
+            # Filters installed by an extension processor of the handler's own: every
+            # frame sent goes through them, and pywebsocket3's receive loop runs instead
+            # of the core's.
+            outgoing_frame_filter=self._filter_outgoing_frame if options.outgoing_frame_filters else None,
         )
-        # Filters installed by an extension processor of the handler's own: pywebsocket3's
-        # receive loop runs instead of the core's, and every frame sent goes through them.
         self._filtered = bool(options.incoming_frame_filters or options.incoming_message_filters)
-        if options.outgoing_frame_filters:
-            self._core.outgoing_frame_filter = self._filter_outgoing_frame
         self._budget = self._options.buffer_budget
         self._held = 0  # bytes of the budget this connection holds
         self._write_lock = threading.Lock()  # see the module's docstring
