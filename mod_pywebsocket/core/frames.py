@@ -241,6 +241,13 @@ class Close:
 LARGE_PAYLOAD = 1 << 20
 
 
+def _key_at(key: bytes, offset: int) -> bytes:
+    """The masking key for a piece of payload that starts ``offset`` bytes in: the mask
+    goes on where the last piece ended."""
+    turn = offset & 3
+    return key[turn:] + key[:turn]
+
+
 class _LargePayload:
     """The payload of one large frame in progress (see ``LARGE_PAYLOAD``).
 
@@ -268,8 +275,7 @@ class _LargePayload:
         if end > self.capacity:
             self._grow(end)
         if self.key is not None:
-            turn = self.received & 3  # the mask goes on where the last piece ended
-            self.buffer.write(apply_mask(chunk, self.key[turn:] + self.key[:turn]))
+            self.buffer.write(apply_mask(chunk, _key_at(self.key, self.received)))
         else:
             self.buffer.write(chunk)
         self.received = end
@@ -409,8 +415,7 @@ class FrameParser:
                 return offset, b""
             if buf[pos + 1] & 0x80:
                 key = bytes(buf[pos + header - 4 : pos + header])
-                turn = offset & 3  # the mask goes on where the last piece ended
-                piece = apply_mask(memoryview(buf)[start:end], key[turn:] + key[:turn])
+                piece = apply_mask(memoryview(buf)[start:end], _key_at(key, offset))
             else:
                 piece = bytes(buf[start:end])
         self._seen = offset + len(piece)

@@ -140,10 +140,7 @@ class MessageAssembler:
                 return
             piece = inflated
             ahead.inflated += len(piece)
-        try:
-            text = ahead.decoder.decode(piece, False)
-        except UnicodeDecodeError:
-            raise ProtocolError(constants.STATUS_INVALID_FRAME_PAYLOAD_DATA, "text message is not UTF-8") from None
+        text = _decode(ahead.decoder, piece, False)
         if ahead.keep:
             ahead.texts.append(text)
             ahead.taken += len(piece)
@@ -152,38 +149,12 @@ class MessageAssembler:
         """The frame in progress was taken another way (raw): what was checked of it goes."""
         self._ahead = None
 
-    def _finish_ahead(self, frame: Frame, ahead: _TextAhead) -> Message | None:
-        """The end of an uncompressed text frame part of which was decoded as it arrived."""
-        if frame.opcode == constants.OPCODE_TEXT:
-            self._opcode = constants.OPCODE_TEXT
-            self._compressed = False
-            self._texts = []
-            self._buffer = None
-            self._size = 0
-        self._size += len(frame.payload)
-        if self.max_message_size is not None and self._size > self.max_message_size:
-            raise ProtocolError(constants.STATUS_MESSAGE_TOO_BIG, f"message exceeds {self.max_message_size} bytes")
-        self._decoder = decoder = ahead.decoder
-        assert decoder is not None
-        try:
-            rest = decoder.decode(memoryview(frame.payload)[ahead.taken :], bool(frame.fin))
-        except UnicodeDecodeError:
-            raise ProtocolError(constants.STATUS_INVALID_FRAME_PAYLOAD_DATA, "text message is not UTF-8") from None
-        self._texts += ahead.texts
-        self._texts.append(rest)
-        if not frame.fin:
-            return None
-        return Message(constants.OPCODE_TEXT, self._take_message())
-
     def process(self, frame: Frame) -> Event | None:
-        ahead = self._ahead
-        if ahead is not None:  # the frame's text was checked as it came
-            self._ahead = None
-            if ahead.keep and ahead.decoder is not None and not frame.rsv1:
-                return self._finish_ahead(frame, ahead)
         opcode = frame.opcode
-        if frame.fin and not frame.rsv1 and self._opcode is None and opcode in _DATA_OPCODES:
+        ahead = self._ahead  # set when the frame's text was checked as it came
+        if ahead is None and frame.fin and not frame.rsv1 and self._opcode is None and opcode in _DATA_OPCODES:
             return self._whole_message(opcode, frame.payload)  # most messages: one plain frame
+        self._ahead = None
         if opcode >= constants.OPCODE_CLOSE and self._opcode is not None and not self.controls_between_fragments:
             raise ProtocolError(constants.STATUS_PROTOCOL_ERROR, "control frame inside a fragmented message")
         if opcode == constants.OPCODE_CLOSE:
@@ -215,10 +186,13 @@ class MessageAssembler:
         if self.max_message_size is not None and self._size > self.max_message_size:
             raise ProtocolError(constants.STATUS_MESSAGE_TOO_BIG, f"message exceeds {self.max_message_size} bytes")
         if self._decoder is not None:
-            try:
-                self._texts.append(self._decoder.decode(payload, bool(frame.fin)))
-            except UnicodeDecodeError:
-                raise ProtocolError(constants.STATUS_INVALID_FRAME_PAYLOAD_DATA, "text message is not UTF-8") from None
+            text: bytes | memoryview = payload
+            if ahead is not None and ahead.keep and ahead.decoder is not None:
+                # Part of this frame was decoded as it arrived: go on from there.
+                self._decoder = ahead.decoder
+                self._texts += ahead.texts
+                text = memoryview(payload)[ahead.taken :]
+            self._texts.append(_decode(self._decoder, text, bool(frame.fin)))
         elif frame.fin and self._buffer is None:
             self._whole = payload  # a whole message in one frame: no copy
         else:
@@ -240,7 +214,7 @@ class MessageAssembler:
         try:
             return Message(opcode, payload.decode("utf-8"))
         except UnicodeDecodeError:
-            raise ProtocolError(constants.STATUS_INVALID_FRAME_PAYLOAD_DATA, "text message is not UTF-8") from None
+            raise _not_utf8() from None
 
     def _take_message(self) -> str | bytes:
         texts, whole, buffer = self._texts, self._whole, self._buffer
@@ -256,3 +230,15 @@ class MessageAssembler:
             return buffer.getvalue()
         assert whole is not None
         return whole
+
+
+def _not_utf8() -> ProtocolError:
+    return ProtocolError(constants.STATUS_INVALID_FRAME_PAYLOAD_DATA, "text message is not UTF-8")
+
+
+def _decode(decoder: codecs.IncrementalDecoder, data: bytes | memoryview, final: bool) -> str:
+    """The next piece of a text message; 1007 when it is not UTF-8."""
+    try:
+        return decoder.decode(data, final)
+    except UnicodeDecodeError:
+        raise _not_utf8() from None
