@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 from mod_pywebsocket import common
 from mod_pywebsocket.core.frames import FrameParser, build_frame
 from mod_pywebsocket.runtime.request import WebSocketRequest
@@ -37,6 +39,25 @@ class FakeConnection:
         while (frame := parser.next_frame()) is not None:
             out.append(frame)
         return out
+
+
+class SocketConnection:
+    """A real socket as ``request.connection``: reads return what has arrived (as our own
+    servers' connections do), with timed reads for the client-conformance judge."""
+
+    read_returns_available = True
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def read(self, n: int) -> bytes:
+        return self.sock.recv(n)
+
+    def write(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def set_read_timeout(self, seconds: float) -> None:
+        self.sock.settimeout(seconds)
 
 
 def client_frame(opcode: int, payload: bytes = b"", fin: bool = True, rsv1: bool = False) -> bytes:

@@ -21,25 +21,10 @@ from mod_pywebsocket.client_conformance import cases
 from mod_pywebsocket.client_conformance.session import LiveSession
 
 from ..client_conformance import abrupt_client
+from .fakes import SocketConnection
 
 RUNS = 100
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
-
-class _SocketConnection:
-    """What LiveSession reads and writes through: a socket, with timed reads."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self._sock = sock
-
-    def read(self, n: int) -> bytes:
-        return self._sock.recv(n)
-
-    def write(self, data: bytes) -> None:
-        self._sock.sendall(data)
-
-    def set_read_timeout(self, seconds: float) -> None:
-        self._sock.settimeout(seconds)
 
 
 def _serve_one(listener: socket.socket, verdicts: list) -> None:
@@ -56,7 +41,7 @@ def _serve_one(listener: socket.socket, verdicts: list) -> None:
             b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             + f"Sec-WebSocket-Accept: {accept}\r\n\r\n".encode()
         )
-        outcome = LiveSession(cases.by_number(number), _SocketConnection(sock)).run()
+        outcome = LiveSession(cases.by_number(number), SocketConnection(sock)).run()
         verdicts.append((outcome.behavior, outcome.behavior_close))
 
 

@@ -21,23 +21,10 @@ from mod_pywebsocket.core.errors import BadOperationException, ConnectionTermina
 from mod_pywebsocket.core.frames import FrameParser
 from mod_pywebsocket.stream import Stream, StreamOptions
 
-from .fakes import client_frame, close_frame, make_request
+from .fakes import SocketConnection, client_frame, close_frame, make_request
 
 RUNS = 25
 SECONDS = 10.0  # each run's bound
-
-
-class SocketConnection:
-    read_returns_available = True
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-
-    def read(self, n: int) -> bytes:
-        return self.sock.recv(n)
-
-    def write(self, data: bytes) -> None:
-        self.sock.sendall(data)
 
 
 def client(sock: socket.socket, script: list[bytes], got: bytearray) -> None:
