@@ -195,9 +195,7 @@ class Stream(PywebsocketInternals):
                         needed = core.needed()
                         wanted = core.buffering() if budget is not None else 0
             except ProtocolError as e:
-                _log.info("failing the connection with %d: %s", e.code, e.reason)
-                self._send_failure(core.data_to_send)
-                raise exception_for_close_code(e.code, e.reason) from None
+                self._close_for_failure(e.code, e.reason, core.data_to_send)  # the core failed itself
             if item is not None:
                 return item
             if wanted > self._held and wanted > UNCOUNTED_MESSAGE_BYTES:
@@ -238,7 +236,7 @@ class Stream(PywebsocketInternals):
                     continue
                 self._lost("read timed out")
             except OSError as e:
-                self._lost(f"read failed: {e}")
+                self._lost(f"read failed: {e}", e)
             if not data:
                 self._lost("the peer closed the connection without a close frame")
             self._idle_pinged = False
@@ -308,25 +306,26 @@ class Stream(PywebsocketInternals):
     def _fail(self, code: int, reason: str) -> NoReturn:
         """Fail the connection (RFC 6455 7.1.7) for a rule the core does not see (a handler's
         raw reads, the buffer budget): send a close with ``code`` and raise."""
-        _log.info("failing the connection with %d: %s", code, reason)
         self._note_handlers_own_close()
         with self._core_lock:
             self._core.expect_close()  # senders give way (see _send_close)
-        self._send_failure(self._core.fail, code, reason)
-        raise exception_for_close_code(code, reason)
+        self._close_for_failure(code, reason, self._core.fail, code, reason)
 
-    def _send_failure(self, produce: Callable[..., bytes], *args: Any) -> None:
-        """A failure's close: sent if it can be; a connection already gone changes nothing."""
+    def _close_for_failure(self, code: int, reason: str, produce: Callable[..., bytes], *args: Any) -> NoReturn:
+        """Send a failure's close (``produce(*args)``) if it can be (a connection already
+        gone changes nothing) and raise the exception the handler gets for ``code``."""
+        _log.info("failing the connection with %d: %s", code, reason)
         try:
             self._send(self._produce_close, produce, *args)
         except ConnectionTerminatedException:
             pass
+        raise exception_for_close_code(code, reason)
 
-    def _lost(self, why: str) -> NoReturn:
+    def _lost(self, why: str, cause: BaseException | None = None) -> NoReturn:
         """The transport ended under us: the core learns it, the handler gets 1006."""
         with self._core_lock:
             self._core.receive_eof()
-        raise ConnectionTerminatedException(why)
+        raise ConnectionTerminatedException(why) from cause
 
     # -- sending -----------------------------------------------------------
 
@@ -380,7 +379,6 @@ class Stream(PywebsocketInternals):
     def send_ping(self, body: str | bytes = b"", binary: bool = False) -> None:
         if isinstance(body, str):
             body = body.encode("utf-8")
-
         self._send(self._produce_ping, body)
 
     def _produce_ping(self, body: bytes) -> bytes:
@@ -455,9 +453,7 @@ class Stream(PywebsocketInternals):
         try:
             self._conn.write(data)
         except OSError as e:
-            with self._core_lock:
-                self._core.receive_eof()
-            raise ConnectionTerminatedException(f"write failed: {e}") from e
+            self._lost(f"write failed: {e}", e)
 
 
 def runtime_stream(request: Request) -> RuntimeStream | None:
