@@ -178,7 +178,8 @@ class ServerConnection:
         ``data_to_send()``. After a failure or a lost connection there are no events:
         ``ConnectionTerminatedException``.
         """
-        self._check_can_receive()
+        if self.failed:  # _check_can_receive, inline: this runs after every read
+            raise ConnectionTerminatedException("the connection has already failed")
         parser, assembler = self._parser, self._assembler
         try:
             while (frame := parser.next_frame()) is not None:
@@ -188,7 +189,7 @@ class ServerConnection:
                         self.close_received = True
                         self.close_code, self.close_reason = event.code, event.reason
                     return event
-            b0 = parser.partial_frame_head()
+            b0 = parser.partial_head
             if b0 >= 0 and assembler.is_text_frame(b0):
                 offset, piece = parser.take_partial_payload()
                 assembler.check_partial_text(b0, offset, piece, parser.frame_length())

@@ -144,8 +144,9 @@ class Stream(PywebsocketInternals):
             self.release_buffers()  # the handler is done with the last message
         if self._filtered:
             return self._receive_message_filtered()
+        pull, next_event = self._pull, self._core.next_event
         while True:
-            event = self._next_event()
+            event: Event = pull(next_event)  # type: ignore[assignment]  # (see _next_event); no call between: hot path
             if isinstance(event, Message):
                 self._original_opcode = event.opcode
                 return event.data
