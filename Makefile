@@ -72,10 +72,11 @@ $(VENV)/.installed: tests/requirements.txt pyproject.toml setup.py mod_pywebsock
 	$(PY) -m pip install -q -e .
 	touch $@
 
-lint: $(VENV)/.installed ## ruff check and format check; the core and the runtime type-checked strictly (mypy)
+lint: $(VENV)/.installed ## ruff check and format check; the core, the runtime and the HTTP/3 adapter type-checked strictly (mypy)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check mod_pywebsocket handlers tests bench
 	$(VENV)/bin/mypy --strict mod_pywebsocket/core mod_pywebsocket/runtime
+	$(VENV)/bin/mypy --strict --follow-imports=silent mod_pywebsocket/adapters/h3
 	$(VENV)/bin/mypy --strict $(addprefix mod_pywebsocket/client_conformance/,case.py verdicts.py recording.py cases)
 
 unit: $(VENV)/.installed ## unit tests of the protocol core (no sockets, no Docker)
@@ -107,7 +108,7 @@ conformance: $(VENV)/.installed image ## the Autobahn TestSuite (kosoku): 12/13 
 	$(PY) -m tests.conformance --server standalone $(STANDALONE_CASES)
 	$(PY) -m tests.conformance --server standalone --tls $(NO_DEFLATE_CASES)
 
-client-conformance: $(VENV)/.installed image engines ## the browsers (ENGINES=) through the 517 client cases (CASES=, or CASES=bounded) over ws and HTTP/2 (TRANSPORTS=); fails on a verdict its expected/<engine>.json does not hold (UPDATE_EXPECTED=1 rewrites them) or a case on another transport; KOSOKU=1: also through kosoku's
+client-conformance: $(VENV)/.installed image engines ## the browsers (ENGINES=) through the 517 client cases (CASES=, or CASES=bounded) over ws, HTTP/2 and HTTP/3 (TRANSPORTS=ws,h2,h3); fails on a verdict its expected/<engine>.json does not hold (UPDATE_EXPECTED=1 rewrites them) or a case on another transport; KOSOKU=1: also through kosoku's
 	MPWS_IMAGE=$(IMAGE) ENGINES='$(ENGINES)' $(PY) -m tests.client_conformance.browsers $(if $(KOSOKU),--kosoku) \
 	  $(if $(CASES),--cases '$(CASES)') $(if $(TRANSPORTS),--transports $(TRANSPORTS)) $(if $(UPDATE_EXPECTED),--update-expected)
 

@@ -6,7 +6,9 @@ minimal C echo (``rawecho.c``) as the ceiling that shows what the client can
 drive. Round trips and handshakes use the C client (``rtclient.c``), the rest
 the Python client in ``client.py``. Each round measures every server in turn,
 so a noisy neighbour hits all of them alike; the table shows medians, min-max
-and our ratios to theirs. (h) runs once, on our two servers.
+and our ratios to theirs. (h) runs once, on our two servers. Rows t1-t6
+(``transports.py``) put each of our servers' WebSockets over wss, HTTP/2 and HTTP/3
+side by side, with their ratios to wss.
 
     python -m bench.run [--rounds 3] [--seconds 1.5] [--only a,b,...] [--messages N]
 """
@@ -39,7 +41,7 @@ from tests.servers import (
     wait_for_port,
 )
 
-from . import client
+from . import client, transports
 from .client import SweepPoint, Target
 from .plot import sweep_svg
 
@@ -59,6 +61,7 @@ METRICS = {
     "f2": ("server memory per connection, KiB", "lower"),
     "g": ("1 MiB compressible, permessage-deflate, MiB/s", "higher"),
     "h": ("memory growth, 1,000,000 echoes on 1 conn, KiB", "lower"),
+    **{metric: (title, "higher") for metric, title in transports.TITLES.items()},
 }
 
 #: The load sweep (s): connections open at once, every one echoing 16-byte texts
@@ -69,8 +72,20 @@ SWEEP = (10, 100, 300, 1000)
 class Running:
     """One server under test: its ws and wss targets, its memory, and how to stop it."""
 
-    def __init__(self, name: str, ws_port: int, wss_port: int | None, cafile: str | None, memory, stop) -> None:
+    def __init__(
+        self,
+        name: str,
+        ws_port: int,
+        wss_port: int | None,
+        cafile: str | None,
+        memory,
+        stop,
+        h2_port: int | None = None,
+        h3_port: int | None = None,
+    ) -> None:
         self.name = name
+        self.h2_port = h2_port  # the TLS port, where the appliance also speaks HTTP/2
+        self.h3_port = h3_port  # UDP
         self.ws = Target("127.0.0.1", ws_port)
         context = ssl.create_default_context(cafile=cafile) if cafile else None
         self.wss = Target("127.0.0.1", wss_port, context, cafile=cafile) if wss_port else None
@@ -117,12 +132,14 @@ def start_all(tmp: Path, reference_python: str) -> dict[str, Running]:
     # Room for (f)'s 2000 idle connections: both servers default to 1024 at once.
     capacity = {"WS_THREADS": "2048", "WS_LOG_LEVEL": "warn"}  # every server at its default log level
     app = start_appliance(EXAMPLES, tmp, capacity, certificate=pki, host_network=True)
-    running["apache"] = Running("apache", app.http_port, app.https_port, pki.ca, app.memory, app.stop)
+    running["apache"] = Running(
+        "apache", app.http_port, app.https_port, pki.ca, app.memory, app.stop, app.https_port, app.h3_port
+    )
     # More cores: two Apache children, each with its own handler state (see docs/performance.md).
     two = start_appliance(EXAMPLES, tmp, {**capacity, "WS_PROCESSES": "2"}, certificate=pki, host_network=True)
     running["apache-2proc"] = Running("apache-2proc", two.http_port, two.https_port, pki.ca, two.memory, two.stop)
 
-    ours = start_standalone(EXAMPLES, tmp, capacity, certificate=pki)
+    ours = start_standalone(EXAMPLES, tmp, capacity, certificate=pki, h3=True)
     # (c2): the same servers with handler reload off, to show what its stat() per handshake costs.
     off = {**capacity, "WS_HANDLER_RELOAD": "off"}
     app_off = start_appliance(EXAMPLES, tmp, off, certificate=pki, host_network=True)
@@ -130,7 +147,9 @@ def start_all(tmp: Path, reference_python: str) -> dict[str, Running]:
     ours_off = start_standalone(EXAMPLES, tmp, off, certificate=pki)
     running["standalone-noreload"] = Running("standalone", ours_off.http_port, None, None, lambda: 0, ours_off.stop)
 
-    running["standalone"] = Running("standalone", ours.http_port, ours.https_port, pki.ca, ours.memory, ours.stop)
+    running["standalone"] = Running(
+        "standalone", ours.http_port, ours.https_port, pki.ca, ours.memory, ours.stop, None, ours.h3_port
+    )
 
     pw3 = []
     for extra in ([], ["-t", "-k", pki.key, "-c", pki.cert]):
@@ -177,6 +196,10 @@ def measure(metric: str, server: Running, seconds: float) -> float:
         return client.throughput(server.wss, seconds) if server.wss else math.nan
     if metric == "g":
         return client.throughput(server.ws, seconds, deflate=True)
+    if metric in transports.ROWS:
+        value = transports.measure(metric, server.wss, server.h2_port, server.h3_port, seconds)
+        transports.settle()
+        return value
     raise ValueError(metric)
 
 
@@ -255,6 +278,15 @@ def print_table(results: dict) -> None:
         for o, t in pairs:
             row += f"{_ratio(results[metric], o, t, better):>26}"
         print(row)
+    if not any(results[m] for m in transports.ROWS):
+        return
+    # Transports against each other, on the same server (rows t1-t6: one Python client loop).
+    print(f"\n{'ratio over wss on the same server':<{width}}" + "".join(f"{name:>26}" for name in OURS))
+    for metric, base in (("t2", "t1"), ("t3", "t1"), ("t5", "t4"), ("t6", "t4")):
+        row = f"{metric + ') ' + METRICS[metric][0]:<{width}}"
+        for name in OURS:
+            row += f"{_ratio({'x': results[metric].get(name), 'y': results[base].get(name)}, 'x', 'y', 'higher'):>26}"
+        print(row)
 
 
 def _ratio(metric_results: dict, ours: str, theirs: str, better: str) -> str:
@@ -292,11 +324,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=1.5, help="length of each timed measurement")
-    parser.add_argument("--only", help="comma-separated metrics (a,b,c,c2,d,e1,e2,f,g,h,s)")
+    parser.add_argument("--only", help="comma-separated metrics (a,b,c,c2,d,e1,e2,f,g,h,s,t)")
     parser.add_argument("--messages", type=int, default=1_000_000, help="echoes for (h), on our two servers")
     parser.add_argument("--reference-python", default=sys.executable, help="a Python with pywebsocket3 installed")
     args = parser.parse_args(argv)
-    metrics = args.only.split(",") if args.only else ["a", "b", "c", "c2", "d", "e1", "e2", "f", "g", "h", "s"]
+    metrics = args.only.split(",") if args.only else ["a", "b", "c", "c2", "d", "e1", "e2", "f", "g", "h", "s", "t"]
+    if "t" in metrics:  # the transport rows, t1-t6
+        metrics = [m for m in metrics if m != "t"] + list(transports.ROWS)
 
     tmp = Path(tempfile.mkdtemp(prefix="mpws-bench-"))
     started = time.monotonic()

@@ -67,14 +67,29 @@ else
     mkdir -p "$tls_dir"
     san="DNS:localhost,IP:127.0.0.1,IP:::1${WS_TLS_EXTRA_SAN:+,$WS_TLS_EXTRA_SAN}"
     [ "$WS_SERVER_NAME" = localhost ] || san="$san,DNS:$WS_SERVER_NAME"
-    openssl req -x509 -newkey rsa:2048 -sha256 -nodes -days 365 -subj "/CN=$WS_SERVER_NAME" \
-        -addext "subjectAltName=$san" -addext "basicConstraints=critical,CA:FALSE" \
+    # ECDSA P-256 for 13 days: the certificate Chromium takes over QUIC (HTTP/3) when
+    # told its SPKI hash (printed below); made again at every start.
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -sha256 -nodes -days 13 \
+        -subj "/CN=$WS_SERVER_NAME" -addext "subjectAltName=$san" -addext "basicConstraints=critical,CA:FALSE" \
         -addext "extendedKeyUsage=serverAuth" -keyout "$key" -out "$cert" 2>/dev/null \
         || die "could not generate a self-signed certificate"
     chmod 600 "$key"
     log "no certificate in $WS_TLS_DIR: generated a self-signed one for $san"
 fi
 export WS_TLS_CERT=$cert WS_TLS_KEY=$key
+# The hash Chromium's --ignore-certificate-errors-spki-list takes (docs/operations.md,
+# "HTTP/3"); also served at /mod_pywebsocket/spki.
+spki=$(openssl x509 -in "$cert" -noout -pubkey | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64)
+printf '%s\n' "$spki" > "$WS_RUN_DIR/spki.txt"
+chmod 644 "$WS_RUN_DIR/spki.txt"
+export WS_SPKI_FILE=$WS_RUN_DIR/spki.txt
+if [ "$WS_ROLE" = appliance ] && [ "$WS_H3" = on ]; then
+    openssl x509 -in "$cert" -noout -text | grep -q 'prime256v1' \
+        || log "warning: $cert is not ECDSA P-256: Chromium will not take it over HTTP/3"
+    openssl x509 -in "$cert" -noout -checkend $((14 * 86400)) >/dev/null \
+        && log "warning: $cert is valid for 14 days or more: Chromium will not take it over HTTP/3 with the SPKI hash"
+fi
+log "certificate SPKI hash (for Chromium's --ignore-certificate-errors-spki-list): $spki"
 
 # -- run ------------------------------------------------------------------------
 # Apache runs as a child so that SIGTERM can first close every open WebSocket with
@@ -86,6 +101,7 @@ export WS_TLS_CERT=$cert WS_TLS_KEY=$key
 # running are killed, and the stop counts as clean: exit 0.
 apache_pid=
 deadline_pid=
+h3_pid=
 stop() {
     [ -n "$deadline_pid" ] && return  # a second SIGTERM changes nothing
     # The deadline counts from the signal, on the clock: a loop of `sleep 0.1` drifted
@@ -99,6 +115,7 @@ stop() {
         sleep 0.5
     fi
     [ -n "$apache_pid" ] && kill -WINCH "$apache_pid" 2>/dev/null || true
+    [ -n "$h3_pid" ] && kill -TERM "$h3_pid" 2>/dev/null || true
     enforce_deadline "$deadline" &
     deadline_pid=$!
 }
@@ -108,9 +125,13 @@ stop() {
 # if it is still there 0.5 s later.
 enforce_deadline() {
     local deadline=$1 children
-    while [ "${EPOCHREALTIME/./}" -lt "$deadline" ] && kill -0 "$apache_pid" 2>/dev/null; do
+    while [ "${EPOCHREALTIME/./}" -lt "$deadline" ] && { kill -0 "$apache_pid" || { [ -n "$h3_pid" ] && kill -0 "$h3_pid"; }; } 2>/dev/null; do
         sleep 0.1
     done
+    if [ -n "$h3_pid" ] && kill -0 "$h3_pid" 2>/dev/null; then
+        touch "$WS_RUN_DIR/deadline"
+        kill -KILL $(cat "$WS_RUN_DIR/h3.pid" 2>/dev/null) 2>/dev/null || true
+    fi
     kill -0 "$apache_pid" 2>/dev/null || return 0
     children=$(cat /proc/"$apache_pid"/task/*/children 2>/dev/null || true)
     log "stop deadline (${WS_STOP_TIMEOUT}s) reached: ending the handlers still running (workers ${children:-none})"
@@ -124,6 +145,31 @@ enforce_deadline() {
     done
     kill -KILL "$apache_pid" 2>/dev/null || true
 }
+# The HTTP/3 listener (Apache has no HTTP/3): a process of its own beside Apache, started
+# again when it dies (after 1 s, then up to 30 s apart while it keeps dying); exit status
+# 2 or 3 (a bad setting, HTTP/3 cannot run here) is said once and not retried.
+supervise_h3() {
+    local child= status pause=1 stopping=
+    trap 'stopping=1; [ -n "$child" ] && kill -TERM "$child" 2>/dev/null' TERM
+    while [ -z "$stopping" ]; do
+        local started=$SECONDS
+        python3 -m mod_pywebsocket.adapters.h3 &
+        child=$!
+        echo "$child" > "$WS_RUN_DIR/h3.pid"
+        while kill -0 "$child" 2>/dev/null; do
+            wait "$child" && status=0 || status=$?
+        done
+        wait "$child" 2>/dev/null && status=0 || status=$?
+        [ -n "$stopping" ] && break
+        case $status in
+            2|3) log "the HTTP/3 listener cannot run (exit status $status, see above): HTTP/3 is off"; break ;;
+        esac
+        [ $((SECONDS - started)) -ge 60 ] && pause=1
+        log "the HTTP/3 listener exited (status $status); starting it again in ${pause}s"
+        sleep "$pause" & wait $! || true
+        pause=$(( pause * 2 > 30 ? 30 : pause * 2 ))
+    done
+}
 trap stop TERM INT
 trap '[ -n "$apache_pid" ] && kill -USR1 "$apache_pid" 2>/dev/null || true' HUP
 
@@ -134,16 +180,26 @@ if ! out=$(apache2 -t -f "$conf" "${defines[@]}" 2>&1); then
     die "Apache refused the configuration (see above)"
 fi
 if [ "$WS_ROLE" = appliance ]; then
-    log "serving handlers from $WS_HANDLER_ROOT on $WS_LISTEN_HTTP (ws, http) and $WS_LISTEN_HTTPS (wss, https)"
+    h3_note=
+    [ "$WS_H3" = on ] && h3_note=", $WS_LISTEN_H3/udp (HTTP/3)"
+    log "serving handlers from $WS_HANDLER_ROOT on $WS_LISTEN_HTTP (ws, http) and $WS_LISTEN_HTTPS (wss, https)$h3_note"
 else
     log "balancing $WS_LISTEN_HTTP (ws, http) and $WS_LISTEN_HTTPS (wss, https) over ${members[*]}"
 fi
 apache2 -f "$conf" "${defines[@]}" -DFOREGROUND &
 apache_pid=$!
+if [ "$WS_ROLE" = appliance ] && [ "$WS_H3" = on ]; then
+    supervise_h3 &
+    h3_pid=$!
+fi
 while kill -0 "$apache_pid" 2>/dev/null; do
     wait "$apache_pid" || true  # returns early when a trapped signal arrives
 done
 wait "$apache_pid" && status=0 || status=$?
+if [ -n "$h3_pid" ]; then
+    kill -TERM "$h3_pid" 2>/dev/null || true  # Apache ended on its own: HTTP/3 goes with it
+    while kill -0 "$h3_pid" 2>/dev/null; do wait "$h3_pid" || true; done
+fi
 if [ -e "$WS_RUN_DIR/deadline" ]; then
     log "stopped at the deadline (Apache exit status $status; handlers that did not return were ended)"
     exit 0

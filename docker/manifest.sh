@@ -14,5 +14,11 @@ else
     echo "base pulled from a registry"
 fi
 echo "debian $(cat /etc/debian_version)"
+echo "python packages (docker/python-packages.lock):"
+python3 - <<'PY'
+import importlib.metadata as metadata, re
+names = {(re.sub(r"[-_.]+", "-", d.metadata["Name"]).lower(), d.version) for d in metadata.distributions()}
+print("\n".join(f"  {name}=={version}" for name, version in sorted(names) if name != "mod-pywebsocket"))
+PY
 echo "packages:"
 dpkg-query -W -f '${Package} ${Version} ${Architecture}\n' | sort

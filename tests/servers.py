@@ -69,10 +69,11 @@ class Server:
 class Appliance(Server):
     kind = "apache"
 
-    def __init__(self, container, http_port: int, https_port: int, cafile: str) -> None:
+    def __init__(self, container, http_port: int, https_port: int, cafile: str, h3_port: int | None = None) -> None:
         self.container = container
         self.http_port = http_port
         self.https_port = https_port
+        self.h3_port = h3_port  # UDP, when the HTTP/3 listener is published
         self.cafile = cafile
         self._final_logs: str | None = None
 
@@ -113,6 +114,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def free_udp_port() -> int:
+    """A loopback UDP port nothing is bound to now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def _published_port(container, private: str) -> int:
     return int(container.attrs["NetworkSettings"]["Ports"][private][0]["HostPort"])
 
@@ -138,10 +146,14 @@ def start_appliance(
     if reports_dir is not None:  # the client-conformance reports, as compose mounts ./reports
         volumes[str(reports_dir)] = {"bind": "/srv/reports", "mode": "rw"}
     env = dict(env or {})
-    options: dict = {"ports": {"80/tcp": ("127.0.0.1", None), "443/tcp": ("127.0.0.1", None)}}
+    ports = {"80/tcp": ("127.0.0.1", None), "443/tcp": ("127.0.0.1", None), "443/udp": ("127.0.0.1", None)}
+    options: dict = {"ports": ports}
+    h3_port = None
     if host_network:
         host_ports = (free_port(), free_port())
         env["WS_LISTEN_HTTP"], env["WS_LISTEN_HTTPS"] = (f"127.0.0.1:{p}" for p in host_ports)
+        h3_port = free_udp_port()
+        env.setdefault("WS_LISTEN_H3", f"127.0.0.1:{h3_port}")
         options = {"network_mode": "host"}
     options.update(docker_options or {})
     client = docker.from_env()
@@ -168,6 +180,8 @@ def start_appliance(
             ports = None
             if published.get("80/tcp") and _is_serving(_published_port(container, "80/tcp")):
                 ports = (_published_port(container, "80/tcp"), _published_port(container, "443/tcp"))
+                if published.get("443/udp"):
+                    h3_port = _published_port(container, "443/udp")
         if ports:
             break
         if time.monotonic() > deadline:
@@ -176,14 +190,14 @@ def start_appliance(
             raise RuntimeError(f"the appliance did not answer within {timeout}s:\n{logs}")
         time.sleep(0.2)
     if certificate is not None:
-        return Appliance(container, ports[0], ports[1], certificate.ca)
+        return Appliance(container, ports[0], ports[1], certificate.ca, h3_port)
     # Read through the container (not its filesystem layers): the run directory may be a tmpfs.
     exit_code, cert = container.exec_run(["cat", CERT_IN_CONTAINER])
     if exit_code != 0:
         raise RuntimeError(f"no certificate at {CERT_IN_CONTAINER}: {cert.decode('utf-8', 'replace')}")
     cafile = tmp_dir / f"{container.name}-cert.pem"
     cafile.write_bytes(cert)
-    return Appliance(container, ports[0], ports[1], str(cafile))
+    return Appliance(container, ports[0], ports[1], str(cafile), h3_port)
 
 
 def _is_serving(port: int) -> bool:
@@ -200,12 +214,15 @@ class Standalone(Server):
 
     kind = "standalone"
 
-    def __init__(self, plain: subprocess.Popen, tls: subprocess.Popen, logs: list[Path], cafile: str) -> None:
+    def __init__(
+        self, plain: subprocess.Popen, tls: subprocess.Popen, logs: list[Path], cafile: str, h3: bool = False
+    ) -> None:
         self.processes = [plain, tls]
         self.log_files = logs
         self.cafile = cafile
         self.http_port = wait_for_port(plain, logs[0])
         self.https_port = wait_for_port(tls, logs[1])
+        self.h3_port = wait_for_port(tls, logs[1], pattern=_LISTENING_H3) if h3 else None
 
     def logs(self) -> str:
         return "".join(path.read_text(errors="replace") for path in self.log_files)
@@ -230,12 +247,13 @@ class Standalone(Server):
 
 
 _LISTENING = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
+_LISTENING_H3 = re.compile(r"HTTP/3 on udp 127\.0\.0\.1:(\d+)")
 
 
-def wait_for_port(process: subprocess.Popen, log: Path, timeout: float = 30.0) -> int:
+def wait_for_port(process: subprocess.Popen, log: Path, timeout: float = 30.0, pattern=_LISTENING) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        match = _LISTENING.search(log.read_text(errors="replace"))
+        match = pattern.search(log.read_text(errors="replace"))
         if match:
             return int(match.group(1))
         if process.poll() is not None:
@@ -246,10 +264,12 @@ def wait_for_port(process: subprocess.Popen, log: Path, timeout: float = 30.0) -
 
 
 def make_certificate(directory: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 and localhost."""
+    """A self-signed certificate for 127.0.0.1 and localhost: ECDSA P-256 for 2 days, the kind
+    Chromium also takes over HTTP/3 (``--h3-port`` uses it too)."""
     cert, key = directory / "cert.pem", directory / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-sha256", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-sha256",
+         "-nodes", "-days", "2", "-subj", "/CN=localhost",
          "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-addext", "basicConstraints=critical,CA:FALSE",
          "-keyout", str(key), "-out", str(cert)],
         check=True, capture_output=True,
@@ -293,8 +313,9 @@ def standalone_flags(handlers: Path, env: dict[str, str]) -> list[str]:
 
 
 def start_standalone(
-    handlers: Path, tmp_dir: Path, env: dict | None = None, certificate: Pki | None = None
+    handlers: Path, tmp_dir: Path, env: dict | None = None, certificate: Pki | None = None, h3: bool = False
 ) -> Standalone:
+    """Two processes, ws and wss; with ``h3`` the wss one serves HTTP/3 too (``--h3-port``)."""
     if certificate is not None:
         cert, key, cafile = certificate.cert, certificate.key, certificate.ca
     else:
@@ -307,7 +328,7 @@ def start_standalone(
     processes = []
     for extra, log in (
         (["--log-level", "info"], logs[0]),
-        (["--log-level", "info", "-t", "-k", str(key), "-c", str(cert)], logs[1]),
+        (["--log-level", "info", "-t", "-k", str(key), "-c", str(cert), *(["--h3-port", "0"] if h3 else [])], logs[1]),
     ):
         with open(log, "wb") as out:
             processes.append(
@@ -316,7 +337,7 @@ def start_standalone(
                     cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
                 )
             )  # fmt: skip
-    return Standalone(processes[0], processes[1], logs, cafile)
+    return Standalone(processes[0], processes[1], logs, cafile, h3)
 
 
 #: The reference: the real pywebsocket3 from PyPI, with its one dependency, pinned.
@@ -382,11 +403,13 @@ def start_server(
     env: dict | None = None,
     certificate: Pki | None = None,
     host_network: bool = False,
+    h3: bool = False,
 ) -> Server:
-    """Start the ``apache`` appliance or the ``standalone`` server with the same handlers and settings."""
+    """Start the ``apache`` appliance or the ``standalone`` server with the same handlers and settings
+    (``h3``: the standalone one serves HTTP/3 too; the appliance always does, WS_H3 being on)."""
     if kind == "apache":
         return start_appliance(handlers, tmp_dir, env, certificate=certificate, host_network=host_network)
-    return start_standalone(handlers, tmp_dir, env, certificate=certificate)
+    return start_standalone(handlers, tmp_dir, env, certificate=certificate, h3=h3)
 
 
 @dataclass
@@ -409,10 +432,15 @@ def _openssl(*args: str) -> bytes:
     return subprocess.run(["openssl", *args], check=True, capture_output=True).stdout
 
 
-def _issue(ca: Path, ca_key: Path, subject: str, extensions: str, directory: Path) -> tuple[str, str]:
+def _issue(
+    ca: Path, ca_key: Path, subject: str, extensions: str, directory: Path, key_type: str = "rsa:2048"
+) -> tuple[str, str]:
     directory.mkdir(parents=True, exist_ok=True)
     cert, key, csr, ext = (directory / name for name in ("cert.pem", "key.pem", "req.csr", "ext.cnf"))
-    _openssl("req", "-newkey", "rsa:2048", "-sha256", "-nodes", "-subj", subject, "-keyout", str(key), "-out", str(csr))
+    key_options = (
+        ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"] if key_type == "ec" else ["-newkey", key_type]
+    )
+    _openssl("req", *key_options, "-sha256", "-nodes", "-subj", subject, "-keyout", str(key), "-out", str(csr))
     ext.write_text("basicConstraints=critical,CA:FALSE\n" + extensions)
     _openssl("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial",
              "-days", "2", "-sha256", "-extfile", str(ext), "-out", str(cert))  # fmt: skip
@@ -428,7 +456,8 @@ def make_test_pki(directory: Path) -> Pki:
              "-subj", "/CN=mod_pywebsocket test CA", "-keyout", str(ca_key), "-out", str(ca))  # fmt: skip
     server_extensions = "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"
     server_dir = directory / "server"
-    cert, key = _issue(ca, ca_key, "/CN=localhost", server_extensions, server_dir)
+    # ECDSA P-256 for 2 days: also the kind Chromium takes over HTTP/3 (docs/operations.md).
+    cert, key = _issue(ca, ca_key, "/CN=localhost", server_extensions, server_dir, key_type="ec")
     public_der = _openssl("pkey", "-in", key, "-pubout", "-outform", "DER")
     spki = base64.b64encode(hashlib.sha256(public_der).digest()).decode()
     return Pki(str(ca), cert, key, server_dir, spki, str(ca_key))

@@ -7,7 +7,7 @@ unchanged (N is a 1-based case number in the suite's order):
 * ``<base>/getCaseInfo?case=N``: one text message, JSON ``{"id", "description"}``;
 * ``<base>/runCase?case=N&agent=A`` (or ``casetuple=1.2.3``): the case itself;
 * ``<base>/getCaseStatus?case=N&agent=A``: JSON ``{"behavior"}`` of the last run (here
-  also ``behaviorClose`` and ``transport``, "HTTP/1.1" or "HTTP/2": what that run's
+  also ``behaviorClose`` and ``transport``, "HTTP/1.1", "HTTP/2" or "HTTP/3": what that run's
   WebSocket came over, so that a page loaded over HTTP/2 can tell the cases its
   browser put on HTTP/1.1);
 * ``<base>/updateReports?agent=A``: writes the reports, then closes.
@@ -238,7 +238,7 @@ class ClientConformance:
 
     def _run_and_save(self, request, number: int, case: Case, agent: str, codec) -> None:
         started = now_iso()
-        transport = "HTTP/2" if str(request.protocol).startswith("HTTP/2") else "HTTP/1.1"
+        transport = transport_of(request)
         session = LiveSession(case, request.connection, codec)
         _log.info("case %s (%d) for %s starts", case.id, number, agent)
         outcome = session.run()
@@ -267,6 +267,15 @@ class ClientConformance:
         _log.info("case %s for %s: %s / %s", case.id, agent, outcome.behavior, outcome.behavior_close)
 
 
+def transport_of(request) -> str:
+    """What the WebSocket came over: "HTTP/1.1", "HTTP/2" (Apache says "HTTP/2.0") or "HTTP/3"."""
+    protocol = str(request.protocol)
+    for version in ("HTTP/2", "HTTP/3"):
+        if protocol.startswith(version):
+            return version
+    return "HTTP/1.1"
+
+
 def _fast_codec(negotiated: PerMessageDeflate) -> PerMessageDeflate:
     """The negotiated parameters with zlib's fastest level: sections 12 and 13 send 1000
     messages of up to 128 KiB, and level 6 spends up to 20 ms on one of them (measured
@@ -290,7 +299,7 @@ def _request_text(request) -> str:
 
 
 def _response_text(request) -> str:
-    lines = ["101 Switching Protocols" if not str(request.protocol).startswith("HTTP/2") else ":status 200"]
+    lines = ["101 Switching Protocols" if transport_of(request) == "HTTP/1.1" else ":status 200"]
     if request.ws_extensions:
         from ..core.headers import format_extensions
 

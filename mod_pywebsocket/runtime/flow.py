@@ -52,12 +52,18 @@ AT_CAPACITY = Refusal(
 )
 
 
+#: How an adapter's transport does the opening handshake: ``do_handshake``'s signature
+#: (RFC 6455 and Apache's RFC 8441; the HTTP/3 adapter has its own for RFC 9220).
+Handshake = Callable[[Request, Dispatcher, StreamOptions, HandlerSuite], None]
+
+
 def handle_upgrade(
     request: Request,
     dispatcher: Dispatcher,
     options: StreamOptions,
     on_accept: Callable[[], object] | None = None,
     capacity: Capacity | None = None,
+    handshake: Handshake = do_handshake,
 ) -> Outcome | Refusal:
     """The flow of a WebSocket upgrade request, from handler lookup to close (see the module).
 
@@ -75,11 +81,11 @@ def handle_upgrade(
     if suite is None:
         return NOT_OURS
     if capacity is None:
-        return _upgrade(request, dispatcher, options, on_accept, suite)
+        return _upgrade(request, dispatcher, options, on_accept, suite, handshake)
     if not capacity.claim():
         return AT_CAPACITY
     try:
-        return _upgrade(request, dispatcher, options, on_accept, suite)
+        return _upgrade(request, dispatcher, options, on_accept, suite, handshake)
     finally:
         capacity.release()
 
@@ -90,10 +96,11 @@ def _upgrade(
     options: StreamOptions,
     on_accept: Callable[[], object] | None,
     suite: HandlerSuite,
+    handshake: Handshake,
 ) -> Outcome | Refusal:
     """The handshake and the handler, both with ``suite``: the one lookup."""
     try:
-        refusal = accept(request, dispatcher, options, suite)
+        refusal = accept(request, dispatcher, options, suite, handshake)
     except AbortedByUserException:
         return ABORTED
     if refusal is not None:
@@ -121,12 +128,16 @@ def refuse_plain_request(resource: str, dispatcher: Dispatcher) -> Refusal | Non
 
 
 def accept(
-    request: Request, dispatcher: Dispatcher, options: StreamOptions | None, suite: HandlerSuite
+    request: Request,
+    dispatcher: Dispatcher,
+    options: StreamOptions,
+    suite: HandlerSuite,
+    handshake: Handshake = do_handshake,
 ) -> Refusal | None:
-    """Handshake with ``suite``'s hooks; None once the 101 is sent. Re-raises
-    AbortedByUserException (drop the connection)."""
+    """Handshake with ``suite``'s hooks; None once the 101 (or HTTP/2 and 3's 200) is
+    sent. Re-raises AbortedByUserException (drop the connection)."""
     try:
-        do_handshake(request, dispatcher, options, suite)
+        handshake(request, dispatcher, options, suite)
     except VersionException as e:
         status = compat.active().version_status
         _log.info("%s: handshake refused (%d): %s", request.ws_resource, status, e)

@@ -92,7 +92,7 @@ def server(request, pki, tmp_path_factory):
     # adds an interface whose address settles a moment later, and Chromium then drops
     # what it has in flight, WebSockets included (ERR_NETWORK_CHANGED, close 1006).
     tmp = tmp_path_factory.mktemp(f"browser-{request.param}")
-    server = start_server(request.param, EXAMPLES, tmp, certificate=pki, host_network=True)
+    server = start_server(request.param, EXAMPLES, tmp, certificate=pki, host_network=True, h3=True)
     yield server
     server.stop()
 

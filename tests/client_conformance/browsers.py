@@ -5,7 +5,9 @@ appliance on the host's loopback (with a test CA the browsers trust), each selec
 engine (``ENGINES``: chromium, firefox, webkit; default every installed one) opening
 ``/client-conformance.html`` once per selected transport (``TRANSPORTS``: ``ws``, the
 page over http; ``h2``, the page over https, where the engine carries its WebSockets
-in the page's HTTP/2 connection, RFC 8441), a verdict-count table per run, and the
+in the page's HTTP/2 connection, RFC 8441; ``h3``, the page over HTTP/3 from the
+appliance's UDP port, Chromium told to reach it over QUIC with WebSockets over HTTP/3
+on, RFC 9220), a verdict-count table per run, and the
 reports under ``reports/client-conformance/`` (``matrix.html``: engines x transports).
 Agents are named ``ENGINE-VERSION-TRANSPORT`` (``firefox-153-h2``).
 
@@ -18,8 +20,9 @@ It fails (exit status 1) when
   those files from the run instead. Where a verdict is decided by timing alone
   between two passes (``compare.TIMING_DECIDED``: OK or NON-STRICT), either passes.
 
-An engine that does not carry WebSockets over HTTP/2 (WebKitGTK) has no h2 run: the
-table says so. ``--kosoku`` also runs the engines through kosoku's fuzzingserver over
+An engine that does not carry WebSockets over HTTP/2 (WebKitGTK) has no h2 run, one
+without WebSockets over HTTP/3 (Firefox, WebKitGTK) no h3 run: the table says so.
+``--kosoku`` also runs the engines through kosoku's fuzzingserver over
 ws and lists the cases where the two suites' verdicts differ.
 """
 
@@ -44,7 +47,7 @@ from . import compare
 
 REPORTS = ROOT / "reports" / "client-conformance"
 EXPECTED = Path(__file__).with_name("expected")
-TRANSPORTS = {"ws": ("http", "HTTP/1.1"), "h2": ("https", "HTTP/2")}
+TRANSPORTS = {"ws": ("http", "HTTP/1.1"), "h2": ("https", "HTTP/2"), "h3": ("https", "HTTP/3")}
 VERDICTS = ["OK", "NON-STRICT", "INFORMATIONAL", "UNIMPLEMENTED", "FAILED"]
 # A few cases of every section: what `make test` runs on each installed engine.
 BOUNDED = ["1.1.1", "1.2.8", "2.5", "2.10", "3.2", "4.2.1", "5.6", "5.19", "6.2.3", "6.4.1", "6.12.8",
@@ -202,27 +205,42 @@ def _run_engine(engine: str, pki, appliance, args, patterns: list[str]) -> tuple
             if transport == "h2" and not engines.websockets_over_http2(engine):
                 runs[transport] = "no run: this engine never carries WebSockets over HTTP/2"
                 continue
+            if transport == "h3":
+                if not engines.websockets_over_http3(engine):
+                    runs[transport] = "no run: this engine has no WebSockets over HTTP/3"
+                    continue
+                # Its own browser: the origin forced onto QUIC is a launch flag.
+                origin = f"127.0.0.1:{appliance.h3_port}"
+                with engines.open_browser(engine, pki, quic_origin=origin) as h3_browser:
+                    url = f"https://{origin}/client-conformance.html?autostart=1&agent={h3_browser.agent('h3')}{query}"
+                    runs[transport], timings[transport] = _run_one(h3_browser, "h3", url, args)
+                continue
             scheme, _ = TRANSPORTS[transport]
-            agent = browser.agent(transport)
-            url = appliance.url(scheme, f"/client-conformance.html?autostart=1&agent={agent}{query}")
-            print(f"{agent}: {url}", flush=True)
-            started = time.monotonic()
-            page = browser.new_page()
-            try:
-                runs[transport] = run_page(page, url, args.timeout, progress=_progress(agent))
-            finally:
-                page.close()
-            timings[transport] = time.monotonic() - started
-            print(f"\n{agent}: {len(runs[transport])} cases in {timings[transport]:.0f} s", flush=True)
+            url = appliance.url(scheme, f"/client-conformance.html?autostart=1&agent={browser.agent(transport)}{query}")
+            runs[transport], timings[transport] = _run_one(browser, transport, url, args)
         if args.kosoku:
             runs["kosoku"], timings["kosoku"] = _kosoku(browser, appliance, patterns or None, args.timeout)
         return runs, timings, browser.version
 
 
+def _run_one(browser, transport: str, url: str, args) -> tuple[dict, float]:
+    agent = browser.agent(transport)
+    print(f"{agent}: {url}", flush=True)
+    started = time.monotonic()
+    page = browser.new_page()
+    try:
+        results = run_page(page, url, args.timeout, progress=_progress(agent))
+    finally:
+        page.close()
+    took = time.monotonic() - started
+    print(f"\n{agent}: {len(results)} cases in {took:.0f} s", flush=True)
+    return results, took
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engines", default=os.environ.get("ENGINES") or "", help="default: every installed one")
-    parser.add_argument("--transports", default="ws,h2", help="which of ws, h2 to run (default: both)")
+    parser.add_argument("--transports", default="ws,h2,h3", help="which of ws, h2, h3 to run (default: all three)")
     parser.add_argument("--cases", default="", help="comma-separated ids or globs, or 'bounded' (default: all 517)")
     parser.add_argument("--kosoku", action="store_true", help="also run each engine through kosoku's fuzzingserver")
     parser.add_argument("--update-expected", action="store_true", help="write expected/<engine>.json from this run")
@@ -303,14 +321,19 @@ def _check_expected(engine: str, version: str, runs: dict, args, failures: list[
 
 
 def _transport_differences(all_runs: dict) -> None:
+    """Each engine's verdicts over h2 and h3 against its verdicts over ws."""
     for engine, (runs, _, _) in all_runs.items():
-        ws, h2 = runs.get("ws"), runs.get("h2")
-        if not (isinstance(ws, dict) and isinstance(h2, dict)):
-            continue
-        differ = compare.compare(ws, h2)
-        print(f"\n{engine}: {len(differ)} cases whose verdicts differ between ws and h2")
-        for case_id, a, b in differ:
-            print(f"  {case_id}: ws {a[0]}/{a[1]}, h2 {b[0]}/{b[1]}")
+        ws = runs.get("ws")
+        for other in ("h2", "h3"):
+            theirs = runs.get(other)
+            if not (isinstance(ws, dict) and isinstance(theirs, dict)):
+                continue
+            differ = compare.compare(ws, theirs)
+            both = len(set(ws) & set(theirs))
+            print(f"\n{engine}: {len(differ)} of {both} cases whose verdicts differ between ws and {other}"
+                  f" ({100 * (both - len(differ)) / max(both, 1):.1f} % agree)")  # fmt: skip
+            for case_id, a, b in differ:
+                print(f"  {case_id}: ws {a[0]}/{a[1]}, {other} {b[0]}/{b[1]}")
 
 
 def _kosoku_differences(all_runs: dict) -> None:

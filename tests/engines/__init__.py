@@ -88,6 +88,16 @@ def websockets_over_http2(engine: str) -> bool:
     return HTTP2_WEBSOCKETS[engine]
 
 
+# Only Chromium has a client for RFC 9220, behind a flag (open_browser's quic_origin); Firefox
+# ESR 153 has no pref for it, WebKitGTK 2.50 none either (measured, ../shared/notes).
+HTTP3_WEBSOCKETS = {"chromium": True, "firefox": False, "webkit": False}
+
+
+def websockets_over_http3(engine: str) -> bool:
+    """Whether ``engine`` can carry wss:// over HTTP/3 (RFC 9220) when told to."""
+    return HTTP3_WEBSOCKETS[engine]
+
+
 def missing(engine: str) -> list[str]:
     """The Debian packages ``engine`` lacks here."""
     wanted = [source for program, source in REQUIREMENTS[engine].items() if _find(program) is None]
@@ -120,7 +130,9 @@ class _Launch:
     env: dict[str, str] | None = None
 
 
-def _chromium(pki: Any, tmp: Path) -> _Launch:
+def _chromium(pki: Any, tmp: Path, quic_origin: str | None = None) -> _Launch:
+    """``quic_origin`` (``host:port``): Chromium reaches it over QUIC only, with WebSockets
+    over HTTP/3 on (RFC 9220; docs/operations.md says why each flag)."""
     args = [
         "--headless",
         "--no-sandbox",  # needed as root
@@ -136,6 +148,8 @@ def _chromium(pki: Any, tmp: Path) -> _Launch:
         "--window-size=1280,1024",
         f"--ignore-certificate-errors-spki-list={pki.spki_sha256}",
     ]
+    if quic_origin is not None:
+        args += ["--enable-features=EnableWebsocketsOverHttp3", f"--origin-to-force-quic-on={quic_origin}"]
     options = {"binary": _find("chromium"), "args": args}
     return _Launch(
         [_find("chromedriver"), "--port={port}"],
@@ -241,14 +255,20 @@ def _open_webdriver(launch: _Launch, log: Path, stack: contextlib.ExitStack) -> 
 
 
 @contextlib.contextmanager
-def open_browser(engine: str, pki: Any, logs: str | os.PathLike[str] | None = None) -> Iterator[Browser]:
-    """A headless ``engine`` that trusts ``pki``'s server certificate (``tests.servers.make_test_pki``).
+def open_browser(
+    engine: str, pki: Any, logs: str | os.PathLike[str] | None = None, quic_origin: str | None = None
+) -> Iterator[Browser]:
+    """A headless ``engine`` that trusts ``pki``'s server certificate (``tests.servers.make_test_pki``;
+    anything with its ``spki_sha256`` does for Chromium). ``quic_origin`` (Chromium only): that
+    ``host:port`` over HTTP/3, with WebSockets over HTTP/3 on.
 
     The driver's log (with the browser's output) goes to ``logs/<engine>-driver.log`` when ``logs``
     is given, else to a temporary folder removed at the end with the browser's profile.
     """
     if engine not in ENGINES:
         raise ValueError(f"unknown browser engine {engine!r}: choose from {', '.join(ENGINES)}")
+    if quic_origin is not None and not HTTP3_WEBSOCKETS[engine]:
+        raise ValueError(f"{engine} has no WebSockets over HTTP/3")
     lacking = missing(engine)
     if lacking:
         raise RuntimeError(f"{engine} needs {', '.join(lacking)}: make engines ENGINES={engine}")
@@ -259,7 +279,7 @@ def open_browser(engine: str, pki: Any, logs: str | os.PathLike[str] | None = No
         log = log_dir / f"{engine}-driver.log"
         transport: Any
         if engine == "chromium":
-            transport, capabilities = _open_webdriver(_chromium(pki, tmp), log, stack)
+            transport, capabilities = _open_webdriver(_chromium(pki, tmp, quic_origin), log, stack)
         elif engine == "firefox":
             transport, capabilities = _open_firefox(pki, tmp, log, stack)
         else:

@@ -51,6 +51,17 @@ def test_version_agrees_everywhere():
     packages = manifest[manifest.index("packages:") + 1 :]
     names = {line.split()[0] for line in packages}
     assert {"apache2", "libapache2-mod-python", "python3.11", "openssl"} <= names
+    # The Python packages from PyPI (HTTP/3), exactly as docker/python-packages.lock pins them.
+    python_packages = manifest[
+        manifest.index("python packages (docker/python-packages.lock):") + 1 : manifest.index("packages:")
+    ]
+    installed = {line.strip() for line in python_packages}
+    pinned = {
+        line.split()[0]
+        for line in (ROOT / "docker" / "python-packages.lock").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    }
+    assert pinned <= installed, pinned - installed
 
 
 def test_the_image_installs_the_wheel():

@@ -21,7 +21,8 @@ from ... import __version__
 from ...runtime import settings
 from ...runtime.capacity import set_switch_interval
 from ...runtime.log_levels import parse_log_level
-from .server import STANDALONE_REPORTS_DIR, WebSocketServer
+from .server import WebSocketServer
+from .site import STANDALONE_REPORTS_DIR
 
 __all__ = ["WebSocketServer", "_parse_args_and_config", "main"]
 
@@ -104,6 +105,14 @@ def _build_parser() -> argparse.ArgumentParser:
         dest="tls_client_cert_optional",
         action="store_true",
         help="ask for a client certificate but accept clients without one",
+    )
+    add(
+        "--h3-port",
+        dest="h3_port",
+        type=int,
+        default=None,
+        help="also serve WebSockets over HTTP/3 (RFC 9220) and the pages on this UDP port; needs aioquic "
+        "(default: off; 0 picks a free port)",
     )
     add("--basic-auth", dest="use_basic_auth", action="store_true", help="require HTTP Basic authentication")
     add(
@@ -255,6 +264,15 @@ def main(argv: list[str] | None = None) -> int:
         os.path.abspath(options.websock_handlers),
         " ".join(server._dispatcher.resources()) or "none",
     )
+    if server.h3 is not None:
+        host, port = server.h3.address[:2]
+        _log.info(
+            "HTTP/3 on udp %s:%d; its certificate's SPKI hash (for Chromium's "
+            "--ignore-certificate-errors-spki-list): %s",
+            host,
+            port,
+            server.h3_spki,
+        )
     server.serve_forever()
     server.shutdown()
     server.server_close()

@@ -8,30 +8,25 @@ client holds one thread for a while and never the accept loop.
 
 from __future__ import annotations
 
-import base64
-import hmac
 import logging
-import mimetypes
 import os
 import select
+import shutil
 import socket
 import ssl
 import struct
+import tempfile
 import threading
 import time
-from urllib.parse import unquote, urlsplit
 
-from ...client_conformance.service import BASE as CONFORMANCE_BASE
-from ...client_conformance.service import builtin_suites
 from ...core import accelerators
-from ...core.handshake import is_websocket_upgrade, parse_allowed_origins
+from ...core.handshake import is_websocket_upgrade
 from ...runtime import compat, flow, registry, settings
-from ...runtime.blocking_stream import StreamOptions
-from ...runtime.capacity import SPARE_THREADS, BufferBudget, Capacity
-from ...runtime.dispatcher import Dispatcher, DispatchException
+from ...runtime.capacity import SPARE_THREADS
 from ...runtime.request import WebSocketRequest
 from .http_head import HttpError, error_response, format_response, read_request_head
 from .listener import SocketServerSteps
+from .site import Site
 from .workers import WorkerPool
 
 _log = logging.getLogger("mod_pywebsocket.server")
@@ -44,30 +39,6 @@ QUICK_SEND_MAX = 64 * 1024
 
 # The same TLS 1.2 suites as the appliance's SSLCipherSuite: forward secrecy and AEAD only.
 TLS12_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:!aNULL:!MD5:!SHA1"
-
-
-def _climbs_above_root(target: str) -> bool:
-    """Whether the target's path has more ``..`` segments than directories (Apache answers 400)."""
-    path = target.split("?", 1)[0]
-    if "://" in path:
-        path = urlsplit(path).path
-    depth = 0
-    for segment in unquote(path, errors="replace").split("/")[1:]:
-        if segment == "..":
-            depth -= 1
-            if depth < 0:
-                return True
-        elif segment not in ("", "."):
-            depth += 1
-    return False
-
-
-# The built-in client-conformance suite's reports and page (see client_conformance).
-REPORTS_PATH = CONFORMANCE_BASE + "/reports"
-CONFORMANCE_PAGE_PATH = "/client-conformance.html"
-CONFORMANCE_PAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "client_conformance", "static",
-                                "client-conformance.html")  # fmt: skip
-STANDALONE_REPORTS_DIR = "reports"  # relative to the working directory
 
 
 class SocketConnection:
@@ -170,40 +141,15 @@ class WebSocketServer(SocketServerSteps):
         self._options = options
         self._logger = _log
         opt = lambda name, default=None: getattr(options, name, default)  # noqa: E731
-        compat.configure(opt("compat"))
-        enabled = opt("client_conformance", settings.default("client_conformance"))
-        reports_dir = os.path.realpath(opt("reports_dir", None) or STANDALONE_REPORTS_DIR)
-        self._reports_dir = reports_dir if enabled else None
-        builtins = builtin_suites(enabled, reports_dir)
-        self._dispatcher = Dispatcher(
-            opt("websock_handlers", "."),
-            opt("scan_dir"),
-            opt("allow_handlers_outside_root_dir", False),
-            opt("handler_encoding"),
-            reload=opt("reload", settings.default("handler_reload")),
-            builtin_suites=builtins,
-        )
-        for warning in self._dispatcher.source_warnings():
-            _log.warning("%s", warning)
-        if opt("websock_handlers_map_file"):
-            self._load_aliases(opt("websock_handlers_map_file"))
-        self._document_root = os.path.realpath(opt("document_root", "."))
-        self._stream_options = StreamOptions(
-            max_message_size=opt("max_message_size", settings.default("max_message_size")),
-            allowed_origins=parse_allowed_origins(opt("allowed_origins")),
-            buffer_budget=BufferBudget(settings.max_buffered({"max_buffered": opt("max_buffered")}), "--max-buffered"),
-        )
-        self._timeout = float(opt("timeout", settings.default("timeout")))
+        self.site = site = Site(options)
+        # The names this class had before the site was its own object (embedders and tests).
+        self._dispatcher, self._stream_options, self._capacity = site.dispatcher, site.stream_options, site.capacity
+        self._timeout = site.timeout
         self._header_timeout = float(opt("header_timeout", settings.default("header_timeout")))
-        credential = opt("basic_auth_credential", "test:test")
-        self._basic_auth = (
-            b"Basic " + base64.b64encode(credential.encode("utf-8")) if opt("use_basic_auth", False) else None
-        )
         self._tls = self._make_tls_context() if opt("use_tls", False) else None
         limit = int(opt("max_connections", settings.default("max_connections")))
         # A thread per connection; the spare ones answer upgrades past the limit (503).
         self._slots = threading.BoundedSemaphore(limit + SPARE_THREADS)
-        self._capacity = Capacity(limit, "--max-connections")
         self._workers = WorkerPool(self.process_request_thread)
         self._stop = threading.Event()
         self._stopped = threading.Event()
@@ -217,6 +163,36 @@ class WebSocketServer(SocketServerSteps):
         self.server_bind()
         self.server_activate()
         self.scheme = "wss" if self._tls else "ws"
+        self.h3 = self._start_h3(opt("h3_port"))
+
+    def _start_h3(self, port: int | None):
+        """The HTTP/3 listener (``--h3-port``) on the same site, or None. Its certificate is
+        --certificate's, else a fresh one of the kind Chromium takes (``h3.certificate``)."""
+        if port is None:
+            return None
+        from .. import h3
+
+        why = h3.missing()
+        if why is not None:
+            raise RuntimeError(why)
+        from ..h3.certificate import spki_hash, write_certificate
+        from ..h3.server import H3Listener
+
+        o = self._options
+        certificate, key = getattr(o, "certificate", ""), getattr(o, "private_key", "")
+        self._h3_dir = tempfile.mkdtemp(prefix="mod_pywebsocket-h3-")  # removed at shutdown
+        if not (certificate and key):
+            host = getattr(o, "server_host", "") or "localhost"
+            names = ["localhost", "127.0.0.1", "::1"] + ([host] if host not in ("localhost", "0.0.0.0", "::") else [])
+            certificate, key = write_certificate(self._h3_dir, names)
+        with open(certificate, "rb") as f:
+            self.h3_spki = spki_hash(f.read())
+        self.site.spki_file = spki_file = os.path.join(self._h3_dir, "spki.txt")
+        with open(spki_file, "w", encoding="ascii") as f:
+            f.write(self.h3_spki + "\n")
+        listener = H3Listener(self.site, self.server_address[0] or "::", port, certificate, key, self.site.timeout)
+        listener.start()
+        return listener
 
     # -- set-up ---------------------------------------------------------------
 
@@ -235,21 +211,6 @@ class WebSocketServer(SocketServerSteps):
                 context.load_verify_locations(o.tls_client_ca)
         return context
 
-    def _load_aliases(self, path: str) -> None:
-        with open(path, encoding="utf-8") as f:
-            for number, line in enumerate(f, 1):
-                line = line.split("#", 1)[0].strip()
-                if not line:
-                    continue
-                parts = line.split()
-                if len(parts) != 2:
-                    _log.error("%s:%d: expected 'alias existing', got %r", path, number, line)
-                    continue
-                try:
-                    self._dispatcher.add_resource_path_alias(parts[0], parts[1])
-                except DispatchException as e:
-                    _log.error("%s:%d: %s", path, number, e)
-
     def shutdown(self, grace: float = 5.0) -> None:
         """Stop accepting, close open WebSockets with 1001, and wait (up to ``grace``) for them."""
         self._stop.set()
@@ -260,6 +221,9 @@ class WebSocketServer(SocketServerSteps):
         if not self._workers.wait_idle(grace):
             _log.info("stopping: connections still open after %gs are cut", grace)
         self._workers.stop_idle()
+        if self.h3 is not None:
+            self.h3.stop()
+            shutil.rmtree(self._h3_dir, ignore_errors=True)
 
     # -- one connection -------------------------------------------------------
 
@@ -294,24 +258,16 @@ class WebSocketServer(SocketServerSteps):
             self._log_access(addr, "-", 408, started)
             return
         request_line = f"{head.method} {head.target} {head.version}"
-        if _climbs_above_root(head.target):
-            sock.sendall(error_response(400, "the path leaves the root"))
-            self._log_access(addr, request_line, 400, started)
-            return
-        if self._basic_auth is not None:
-            given = (head.headers.get("Authorization") or "").encode("latin-1")
-            if not hmac.compare_digest(given, self._basic_auth):
-                challenge = [("WWW-Authenticate", 'Basic realm="Pywebsocket"')]
-                sock.sendall(error_response(401, "authentication required", challenge))
-                self._log_access(addr, request_line, 401, started)
-                return
-        status = None
         if is_websocket_upgrade(head.headers):
-            status = self._serve_websocket(sock, addr, head, leftover)
-        elif refusal := flow.refuse_plain_request(head.target, self._dispatcher):
-            status = self._refuse(sock, refusal)
-        if status is None:
-            status = self._serve_file(sock, head)
+            refusal = self.site.refuse_upgrade(head.target, head.headers)
+            status = self._refuse(sock, refusal) if refusal is not None else None
+            if status is None:
+                status = self._serve_websocket(sock, addr, head, leftover)
+            if status is not None:
+                self._log_access(addr, request_line, status, started)
+                return
+        status, headers, body = self.site.plain_answer(head.method, head.target, head.headers)
+        sock.sendall(format_response(status, headers, body, head_only=head.method == "HEAD"))
         self._log_access(addr, request_line, status, started)
 
     @staticmethod
@@ -342,58 +298,5 @@ class WebSocketServer(SocketServerSteps):
             return self._refuse(sock, outcome)
         return 101  # served, or aborted by the handler: the access log shows the upgrade
 
-    def _serve_file(self, sock: socket.socket, head) -> int:
-        if head.method not in ("GET", "HEAD"):
-            sock.sendall(error_response(405, "only GET and HEAD", [("Allow", "GET, HEAD")]))
-            return 405
-        path = self._resolve(head.target)
-        if path is None:
-            sock.sendall(error_response(404, "not found"))
-            return 404
-        if path.endswith("_wsh.py"):
-            sock.sendall(error_response(403, "handler sources are not served"))
-            return 403
-        try:
-            with open(path, "rb") as f:
-                body = f.read()
-        except OSError:
-            sock.sendall(error_response(404, "not found"))
-            return 404
-        content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
-        if content_type.startswith("text/") or content_type in ("application/javascript", "application/json"):
-            content_type += "; charset=utf-8"
-        headers = [("Content-Type", content_type)]
-        sock.sendall(format_response(200, headers, body, head_only=head.method == "HEAD"))
-        return 200
-
-    def _resolve(self, target: str) -> str | None:
-        """The file a request target names: in the reports folder under ``/autobahn/reports/``,
-        else in the document root (where the client-conformance page is added), or None."""
-        path = urlsplit(target).path if not target.startswith("/") else target.split("?", 1)[0]
-        try:
-            path = unquote(path, errors="strict")
-        except UnicodeDecodeError:
-            return None
-        if "\0" in path or "\\" in path or not path.startswith("/"):
-            return None
-        if any(part == ".." for part in path.split("/")):
-            return None
-        if self._reports_dir is not None and (path + "/").startswith(REPORTS_PATH + "/"):
-            return _file_under(self._reports_dir, path[len(REPORTS_PATH) :])
-        found = _file_under(self._document_root, path)
-        if found is None and self._reports_dir is not None and path == CONFORMANCE_PAGE_PATH:
-            return CONFORMANCE_PAGE
-        return found
-
     def _log_access(self, addr, request_line: str, status: int, started: float) -> None:
         _access.info('%s "%s" %d %.1fms', addr[0], request_line, status, (time.monotonic() - started) * 1000)
-
-
-def _file_under(root: str, path: str) -> str | None:
-    """The file ``path`` (checked: absolute, no ``..``) names under ``root``, or None."""
-    full = os.path.realpath(os.path.join(root, path.lstrip("/")))
-    if full != root and not full.startswith(root + os.sep):
-        return None
-    if os.path.isdir(full):
-        full = os.path.join(full, "index.html")
-    return full if os.path.isfile(full) else None

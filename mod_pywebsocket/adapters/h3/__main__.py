@@ -1,0 +1,116 @@
+"""The appliance's HTTP/3 process: ``python3 -m mod_pywebsocket.adapters.h3``.
+
+Apache has no HTTP/3, so the image runs this beside it (the entrypoint starts it,
+restarts it if it dies, and stops it with Apache). It reads the same ``WS_*``
+environment the entrypoint checked (``runtime.settings``), serves the same handler
+folder, pages and client-conformance suite as Apache on ``WS_LISTEN_H3`` (UDP), with
+the certificate in ``WS_TLS_CERT``/``WS_TLS_KEY``. Started as root, it binds, then
+becomes ``www-data`` (as Apache's workers are) before it loads a handler. SIGTERM
+closes open WebSockets with 1001 and waits for their handlers up to WS_STOP_TIMEOUT.
+
+Exit status: 0 stopped, 2 a bad setting, 3 HTTP/3 cannot run here (no aioquic, the
+port is taken): the entrypoint does not restart it then.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import pwd
+import signal
+import sys
+import threading
+import time
+from typing import Any
+
+from ...runtime import registry, settings
+from ...runtime.log_levels import parse_log_level
+from . import missing
+
+_log = logging.getLogger("mod_pywebsocket.h3")
+LOG_FORMAT = "[%(asctime)s] [%(levelname)s] %(name)s: %(message)s"  # the standalone server's
+RUN_AS = "www-data"
+
+
+def site_options(values: dict[str, Any]) -> argparse.Namespace:
+    """The standalone ``Site``'s options from the settings table's values."""
+    root = values["handler_root"]
+    return argparse.Namespace(
+        websock_handlers=root,
+        scan_dir=values["handler_scan"] or None,
+        document_root=values["document_root"] or root,
+        allow_handlers_outside_root_dir=values["allow_handlers_outside_root_dir"],
+        reload=values["handler_reload"],
+        max_message_size=values["max_message_size"],
+        max_buffered=values["max_buffered"],
+        allowed_origins=values["allowed_origins"],
+        timeout=values["timeout"],
+        max_connections=values["max_connections"],
+        client_conformance=values["client_conformance"],
+        reports_dir=values["reports_dir"],
+        compat=values["compat"],
+        spki_file=os.environ.get("WS_SPKI_FILE") or None,
+    )
+
+
+def _drop_privileges() -> None:
+    if os.getuid() != 0:
+        return
+    try:
+        user = pwd.getpwnam(RUN_AS)
+    except KeyError:
+        _log.warning("no user %s: the HTTP/3 listener keeps running as root", RUN_AS)
+        return
+    os.setgroups([])
+    os.setgid(user.pw_gid)
+    os.setuid(user.pw_uid)
+
+
+def main() -> int:
+    try:
+        values = settings.from_environment(os.environ)
+    except settings.SettingError as e:
+        print(f"mod_pywebsocket: error: {e}", file=sys.stderr)
+        return 2
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    logging.getLogger().handlers[:] = [handler]
+    logging.getLogger().setLevel(parse_log_level(values["log_level"]))
+    _log.setLevel(min(logging.INFO, logging.getLogger().level))
+    why = missing()
+    if why is not None:
+        _log.error("%s", why)
+        return 3
+    from ..standalone.site import Site
+    from .certificate import spki_hash
+    from .server import H3Listener
+
+    host, _, port = values["listen_h3"].rpartition(":")
+    certificate, key = os.environ.get("WS_TLS_CERT", ""), os.environ.get("WS_TLS_KEY", "")
+    try:
+        listener = H3Listener(None, host or "0.0.0.0", int(port), certificate, key, values["timeout"])
+        listener.start()
+    except Exception as e:  # noqa: BLE001 - one line, and the entrypoint does not retry
+        _log.error("cannot serve HTTP/3 on udp %s: %s", values["listen_h3"], e)
+        return 3
+    _drop_privileges()
+    listener.site = Site(site_options(values))
+    with open(certificate, "rb") as f:
+        spki = spki_hash(f.read())
+    _log.info("HTTP/3 (RFC 9220) on udp %s:%s; certificate SPKI hash %s", *listener.address[:2], spki)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    stopping.wait()
+    closed = registry.close_all()
+    deadline = time.monotonic() + values["stop_timeout"]
+    while registry.count() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    listener.stop()
+    _log.info("HTTP/3 listener stopped (%d WebSocket(s) closed with 1001)", closed)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,188 @@
+"""What the standalone server serves, whatever the transport: its site.
+
+``Site`` holds what the HTTP/1.1 listener (``server``) and the HTTP/3 one
+(``adapters.h3``) share: the handler dispatcher, the stream options (limits, origins,
+the buffer budget), the WebSocket capacity, the idle timeout, Basic authentication,
+and the answers to everything that is not a WebSocket (``plain_answer``: the document
+root's files, the client-conformance page and its reports, refusals). It is built from
+the standalone server's options (``cli``'s namespace; a missing attribute gets its
+default from ``runtime.settings``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import logging
+import mimetypes
+import os
+from urllib.parse import unquote, urlsplit
+
+from ...client_conformance.service import BASE as CONFORMANCE_BASE
+from ...client_conformance.service import builtin_suites
+from ...core.handshake import parse_allowed_origins
+from ...runtime import compat, flow, settings
+from ...runtime.blocking_stream import StreamOptions
+from ...runtime.capacity import BufferBudget, Capacity
+from ...runtime.dispatcher import Dispatcher, DispatchException
+from .http_head import REASONS
+
+_log = logging.getLogger("mod_pywebsocket.server")
+
+Answer = tuple[int, list[tuple[str, str]], bytes]  # status, headers, body
+
+
+def _climbs_above_root(target: str) -> bool:
+    """Whether the target's path has more ``..`` segments than directories (Apache answers 400)."""
+    path = target.split("?", 1)[0]
+    if "://" in path:
+        path = urlsplit(path).path
+    depth = 0
+    for segment in unquote(path, errors="replace").split("/")[1:]:
+        if segment == "..":
+            depth -= 1
+            if depth < 0:
+                return True
+        elif segment not in ("", "."):
+            depth += 1
+    return False
+
+
+# The built-in client-conformance suite's reports and page (see client_conformance).
+REPORTS_PATH = CONFORMANCE_BASE + "/reports"
+CONFORMANCE_PAGE_PATH = "/client-conformance.html"
+CONFORMANCE_PAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "client_conformance", "static",
+                                "client-conformance.html")  # fmt: skip
+STANDALONE_REPORTS_DIR = "reports"  # relative to the working directory
+#: Where the certificate's SPKI hash is served (Chromium's --ignore-certificate-errors-spki-list).
+SPKI_PATH = "/mod_pywebsocket/spki"
+
+
+class Site:
+    def __init__(self, options) -> None:
+        opt = lambda name, default=None: getattr(options, name, default)  # noqa: E731
+        compat.configure(opt("compat"))
+        enabled = opt("client_conformance", settings.default("client_conformance"))
+        reports_dir = os.path.realpath(opt("reports_dir", None) or STANDALONE_REPORTS_DIR)
+        self._reports_dir = reports_dir if enabled else None
+        self.dispatcher = Dispatcher(
+            opt("websock_handlers", "."),
+            opt("scan_dir"),
+            opt("allow_handlers_outside_root_dir", False),
+            opt("handler_encoding"),
+            reload=opt("reload", settings.default("handler_reload")),
+            builtin_suites=builtin_suites(enabled, reports_dir),
+        )
+        for warning in self.dispatcher.source_warnings():
+            _log.warning("%s", warning)
+        if opt("websock_handlers_map_file"):
+            self._load_aliases(opt("websock_handlers_map_file"))
+        self._document_root = os.path.realpath(opt("document_root", "."))
+        self.stream_options = StreamOptions(
+            max_message_size=opt("max_message_size", settings.default("max_message_size")),
+            allowed_origins=parse_allowed_origins(opt("allowed_origins")),
+            buffer_budget=BufferBudget(settings.max_buffered({"max_buffered": opt("max_buffered")}), "--max-buffered"),
+        )
+        self.timeout = float(opt("timeout", settings.default("timeout")))
+        self.capacity = Capacity(int(opt("max_connections", settings.default("max_connections"))), "--max-connections")
+        self.spki_file: str | None = opt("spki_file")  # served at SPKI_PATH when set
+        credential = opt("basic_auth_credential", "test:test")
+        self._basic_auth = (
+            b"Basic " + base64.b64encode(credential.encode("utf-8")) if opt("use_basic_auth", False) else None
+        )
+
+    def _load_aliases(self, path: str) -> None:
+        with open(path, encoding="utf-8") as f:
+            for number, line in enumerate(f, 1):
+                line = line.split("#", 1)[0].strip()
+                if not line:
+                    continue
+                parts = line.split()
+                if len(parts) != 2:
+                    _log.error("%s:%d: expected 'alias existing', got %r", path, number, line)
+                    continue
+                try:
+                    self.dispatcher.add_resource_path_alias(parts[0], parts[1])
+                except DispatchException as e:
+                    _log.error("%s:%d: %s", path, number, e)
+
+    def refuse_upgrade(self, target: str, headers) -> flow.Refusal | None:
+        """What stops a WebSocket request before its handler is looked up: a path that
+        leaves the root (400), missing credentials under --basic-auth (401)."""
+        if _climbs_above_root(target):
+            return flow.Refusal(400, "the path leaves the root")
+        return self._check_credentials(headers)
+
+    def _check_credentials(self, headers) -> flow.Refusal | None:
+        if self._basic_auth is None:
+            return None
+        given = (headers.get("Authorization") or "").encode("latin-1")
+        if hmac.compare_digest(given, self._basic_auth):
+            return None
+        return flow.Refusal(401, "authentication required", [("WWW-Authenticate", 'Basic realm="Pywebsocket"')])
+
+    def plain_answer(self, method: str, target: str, headers) -> Answer:
+        """``(status, headers, body)`` for a request that is not a WebSocket: a refusal on
+        a handler's resource (426), else a file of the site, or the error."""
+        refusal = self.refuse_upgrade(target, headers)
+        if refusal is None:
+            refusal = flow.refuse_plain_request(target, self.dispatcher)
+        if refusal is not None:
+            return _error(refusal.status, refusal.message, refusal.headers)
+        return self._file_answer(method, target)
+
+    def _file_answer(self, method: str, target: str) -> Answer:
+        if method not in ("GET", "HEAD"):
+            return _error(405, "only GET and HEAD", [("Allow", "GET, HEAD")])
+        path = self._resolve(target)
+        if path is None:
+            return _error(404, "not found")
+        if path.endswith("_wsh.py"):
+            return _error(403, "handler sources are not served")
+        try:
+            with open(path, "rb") as f:
+                body = f.read()
+        except OSError:
+            return _error(404, "not found")
+        content_type = mimetypes.guess_type(path)[0] or (
+            "text/plain" if path == self.spki_file else "application/octet-stream"
+        )
+        if content_type.startswith("text/") or content_type in ("application/javascript", "application/json"):
+            content_type += "; charset=utf-8"
+        return 200, [("Content-Type", content_type)], body
+
+    def _resolve(self, target: str) -> str | None:
+        """The file a request target names: in the reports folder under ``/autobahn/reports/``,
+        else in the document root (where the client-conformance page is added), or None."""
+        path = urlsplit(target).path if not target.startswith("/") else target.split("?", 1)[0]
+        try:
+            path = unquote(path, errors="strict")
+        except UnicodeDecodeError:
+            return None
+        if "\0" in path or "\\" in path or not path.startswith("/"):
+            return None
+        if any(part == ".." for part in path.split("/")):
+            return None
+        if path == SPKI_PATH and self.spki_file is not None:
+            return self.spki_file
+        if self._reports_dir is not None and (path + "/").startswith(REPORTS_PATH + "/"):
+            return _file_under(self._reports_dir, path[len(REPORTS_PATH) :])
+        found = _file_under(self._document_root, path)
+        if found is None and self._reports_dir is not None and path == CONFORMANCE_PAGE_PATH:
+            return CONFORMANCE_PAGE
+        return found
+
+
+def _error(status: int, message: str, headers: list[tuple[str, str]] | None = None) -> Answer:
+    body = f"{status} {REASONS.get(status, 'Error')}\n{message}\n".encode("utf-8", "replace")
+    return status, [("Content-Type", "text/plain; charset=utf-8"), *(headers or [])], body
+
+
+def _file_under(root: str, path: str) -> str | None:
+    """The file ``path`` (checked: absolute, no ``..``) names under ``root``, or None."""
+    full = os.path.realpath(os.path.join(root, path.lstrip("/")))
+    if full != root and not full.startswith(root + os.sep):
+        return None
+    if os.path.isdir(full):
+        full = os.path.join(full, "index.html")
+    return full if os.path.isfile(full) else None

@@ -1,0 +1,220 @@
+"""WebSockets over HTTP/3 (RFC 9220) on both servers, with a real QUIC client (aioquic).
+
+The appliance runs its HTTP/3 listener beside Apache (on by default, published on
+UDP); the standalone server gets ``--h3-port``. Both serve the same handlers as over
+TCP, through the same flow: the handler sees ``request.protocol == "HTTP/3"``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import zlib
+from pathlib import Path
+
+import pytest
+
+from ..h3client import H3Connection
+from ..servers import start_server
+
+pytestmark = pytest.mark.integration
+
+H3_HANDLERS = Path(__file__).parent / "h3_handlers"
+KINDS = ["apache", "standalone"]
+
+
+@pytest.fixture(scope="module", params=KINDS)
+def server(request, tmp_path_factory):
+    server = start_server(
+        request.param, H3_HANDLERS, tmp_path_factory.mktemp(f"h3-{request.param}"), {"WS_LOG_LEVEL": "info"}, h3=True
+    )
+    _wait_for_h3(server)
+    yield server
+    server.stop()
+
+
+def _wait_for_h3(server, timeout: float = 20.0) -> None:
+    """The appliance starts its HTTP/3 process beside Apache: wait until it answers."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            H3Connection("127.0.0.1", server.h3_port, timeout=1.0).close()
+            return
+        except (ConnectionError, TimeoutError):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no HTTP/3 within {timeout}s:\n{server.logs()}") from None
+            time.sleep(0.2)
+
+
+@pytest.fixture
+def h3(server):
+    conn = H3Connection("127.0.0.1", server.h3_port)
+    yield conn
+    conn.close()
+
+
+def test_extended_connect_is_announced(h3):
+    assert h3.connect_protocol_enabled
+
+
+def test_echoes_and_client_close_with_code_and_reason(h3, server):
+    ws = h3.open_websocket("/echo")
+    assert ws.status == 200
+    for message in ("hello over h3", "ünïcödé ✓", b"\x00\x01\xfe\xff", b"", "", os.urandom(65_000)):
+        ws.send(message)
+        assert ws.recv() == message
+    ws.send_frame(0x9, b"are you there")
+    pong = ws.recv_frame()
+    assert (pong.opcode, pong.payload) == (0xA, b"are you there")
+    assert ws.close(4001, "done here") == (4001, "done here")
+    deadline = time.monotonic() + 5
+    while not ws.ended and time.monotonic() < deadline:
+        h3.poll()
+    assert ws.ended and not ws.was_reset  # the server ends the stream with FIN after the close
+    assert '"CONNECT /echo HTTP/3" 200' in server.logs()
+
+
+def test_server_close_with_code_and_reason(h3):
+    ws = h3.open_websocket("/close")
+    ws.send("4002 server says bye")
+    frame = ws.recv_frame()
+    assert frame.opcode == 0x8
+    assert (int.from_bytes(frame.payload[:2], "big"), frame.payload[2:]) == (4002, b"server says bye")
+
+
+def test_the_handler_sees_http3(h3):
+    ws = h3.open_websocket(
+        "/whoami?x=1", [("origin", "https://page.test"), ("sec-websocket-protocol", "chat, superchat")]
+    )
+    assert ws.status == 200
+    assert ws.headers["sec-websocket-protocol"] == "superchat"
+    assert ws.headers["x-seen-by"] == "whoami"
+    seen = json.loads(ws.recv())
+    assert seen == {
+        "protocol": "HTTP/3",
+        "method": "CONNECT",
+        "resource": "/whoami?x=1",
+        "origin": "https://page.test",
+        "subprotocol": "superchat",
+        "requested": ["chat", "superchat"],
+        "version": 13,
+        "host": f"127.0.0.1:{h3.port}",
+        "https": True,
+        "remote_is_tuple": True,
+    }
+    ws.close()
+
+
+def test_several_websockets_and_pages_on_one_connection(h3):
+    sockets = [h3.open_websocket("/echo") for _ in range(5)]
+    for round_number in range(3):
+        for n, ws in enumerate(sockets):
+            ws.send(f"stream {n} round {round_number}")
+        for n, ws in enumerate(sockets):
+            assert ws.recv() == f"stream {n} round {round_number}"
+        headers, body = h3.get("/client-conformance.html")
+        assert headers[":status"] == "200" and b"<html" in body.lower()
+    for ws in sockets:
+        assert ws.close() == (1000, "")
+
+
+def test_spki_hash_is_served(h3, server):
+    headers, body = h3.get("/mod_pywebsocket/spki")
+    assert headers[":status"] == "200"
+    spki = body.decode().strip()
+    assert len(spki) == 44 and spki.endswith("=")
+    assert spki in server.logs()
+
+
+def test_permessage_deflate_over_http3(h3):
+    ws = h3.open_websocket("/echo", [("sec-websocket-extensions", "permessage-deflate")])
+    assert ws.headers.get("sec-websocket-extensions") == "permessage-deflate"
+    text = "compressible " * 1000
+    ws.send(text)
+    frame = ws.recv_frame()
+    assert frame.opcode == 0x1 and ws.last_rsv1
+    assert zlib.decompressobj(-15).decompress(frame.payload + b"\x00\x00\xff\xff").decode() == text
+    ws.close()
+
+
+def test_refusals_over_http3(h3):
+    missing = h3.open_websocket("/no-such-handler")
+    assert missing.status == 404
+    assert b"no WebSocket handler" in missing.body()
+    wrong_version = h3.open_websocket("/echo", [("sec-websocket-version", "8")])
+    assert wrong_version.status in (400, 426)
+    assert h3.open_websocket("/echo", protocol=None).status == 501  # a CONNECT that is not a WebSocket
+
+
+def test_abort_resets_the_stream(h3):
+    ws = h3.open_websocket("/abort")
+    assert ws.status == 200
+    with pytest.raises(ConnectionResetError):
+        ws.recv_frame()
+    assert ws.was_reset
+
+
+@pytest.mark.parametrize("how", ["reset", "lost"])
+def test_a_reset_or_lost_connection_reaches_the_handler(server, how):
+    conn = H3Connection("127.0.0.1", server.h3_port)
+    ws = conn.open_websocket("/outcome")
+    ws.send("still here")
+    time.sleep(0.2)
+    if how == "reset":
+        ws.reset()
+        conn.poll()
+    conn.close()
+    with H3Connection("127.0.0.1", server.h3_port) as other:
+        report = other.open_websocket("/outcome?report")
+        assert report.recv() == "terminated: ConnectionTerminatedException"
+
+
+@pytest.mark.parametrize("size", [16 << 20, 64 << 20])
+def test_large_messages_both_ways(h3, size):
+    payload = os.urandom(size)
+    ws = h3.open_websocket("/echo")
+    ws.send(payload)
+    assert ws.recv() == payload
+    ws.close()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_past_capacity_the_answer_is_503(kind, tmp_path):
+    """One WebSocket slot (WS_THREADS=1): the second HTTP/3 WebSocket gets :status 503 with
+    Retry-After, as over TCP, while pages are still served."""
+    server = start_server(kind, H3_HANDLERS, tmp_path, {"WS_THREADS": "1", "WS_LOG_LEVEL": "info"}, h3=True)
+    try:
+        _wait_for_h3(server)
+        with H3Connection("127.0.0.1", server.h3_port) as conn:
+            held = conn.open_websocket("/echo")
+            assert held.status == 200
+            refused = conn.open_websocket("/echo")
+            assert refused.status == 503
+            assert refused.headers.get("retry-after") == "1"
+            assert conn.get("/mod_pywebsocket/spki")[0][":status"] == "200"
+            held.send("still served")
+            assert held.recv() == "still served"
+            assert held.close() == (1000, "")
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_idle_timeout_as_on_tcp(kind, tmp_path):
+    """WS_TIMEOUT=1: a silent client is pinged after a second, as over TCP; the ping's
+    pong keeps it; silent through a second period, it is dropped (the stream reset)."""
+    server = start_server(kind, H3_HANDLERS, tmp_path, {"WS_TIMEOUT": "1", "WS_LOG_LEVEL": "info"}, h3=True)
+    try:
+        _wait_for_h3(server)
+        with H3Connection("127.0.0.1", server.h3_port) as conn:
+            ws = conn.open_websocket("/echo")
+            started = time.monotonic()
+            frame = ws.recv_frame()  # recv_frame does not answer pings: the client stays silent
+            assert frame.opcode == 0x9 and 0.5 < time.monotonic() - started < 5
+            deadline = time.monotonic() + 10
+            while not (ws.was_reset or ws.ended) and time.monotonic() < deadline:
+                conn.poll()
+            assert ws.was_reset or ws.ended, "a silent client was never dropped"
+    finally:
+        server.stop()
