@@ -29,9 +29,11 @@ def server(request, tmp_path_factory):
     server = start_server(
         request.param, H3_HANDLERS, tmp_path_factory.mktemp(f"h3-{request.param}"), {"WS_LOG_LEVEL": "info"}, h3=True
     )
-    _wait_for_h3(server)
-    yield server
-    server.stop()
+    try:
+        _wait_for_h3(server)
+        yield server
+    finally:
+        server.stop()
 
 
 def _wait_for_h3(server, timeout: float = 20.0) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 
 from ...runtime import registry, settings
 from ...runtime.log_levels import parse_log_level
+from ..standalone.site import Site
 from . import missing
 
 _log = logging.getLogger("mod_pywebsocket.h3")
@@ -52,6 +53,25 @@ def site_options(values: dict[str, Any]) -> argparse.Namespace:
         compat=values["compat"],
         spki_file=os.environ.get("WS_SPKI_FILE") or None,
     )
+
+
+class ApplianceSite(Site):
+    """The standalone server's site, with the appliance's access lines: Apache's format
+    (conf/httpd.conf's ``appliance`` LogFormat) on stdout, whatever WS_LOG_LEVEL is, so
+    that the container's access log reads the same for every transport
+    (``"CONNECT /echo HTTP/3" 200``)."""
+
+    _lock = threading.Lock()
+
+    def log_access(
+        self, addr: tuple[str, int], request_line: str, status: int, started: float, user_agent: str | None = None
+    ) -> None:
+        micros = int((time.monotonic() - started) * 1_000_000)
+        when = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())
+        line = f'{addr[0]} - - [{when}] "{request_line}" {status} - {micros} "{user_agent or "-"}"\n'
+        with ApplianceSite._lock:
+            sys.stdout.write(line)
+            sys.stdout.flush()
 
 
 def _drop_privileges() -> None:
@@ -82,7 +102,6 @@ def main() -> int:
     if why is not None:
         _log.error("%s", why)
         return 3
-    from ..standalone.site import Site
     from .certificate import spki_hash
     from .server import H3Listener
 
@@ -95,7 +114,7 @@ def main() -> int:
         _log.error("cannot serve HTTP/3 on udp %s: %s", values["listen_h3"], e)
         return 3
     _drop_privileges()
-    listener.site = Site(site_options(values))
+    listener.site = ApplianceSite(site_options(values))
     with open(certificate, "rb") as f:
         spki = spki_hash(f.read())
     _log.info("HTTP/3 (RFC 9220) on udp %s:%s; certificate SPKI hash %s", *listener.address[:2], spki)

@@ -45,7 +45,6 @@ from .handshake import h3_handshake
 from .stream_connection import StreamConnection
 
 _log = logging.getLogger("mod_pywebsocket.h3")
-_access = logging.getLogger("mod_pywebsocket.access")
 
 #: How long a handler's thread waits for the loop to take its bytes before it takes the
 #: loop for gone (a stopped listener): its write then fails as on a reset connection.
@@ -73,6 +72,12 @@ class Site(Protocol):
 
     def plain_answer(self, method: str, target: str, headers: Headers) -> tuple[int, list[tuple[str, str]], bytes]:
         """``(status, headers, body)`` for a request that is not a WebSocket."""
+        ...
+
+    def log_access(
+        self, addr: tuple[str, int], request_line: str, status: int, started: float, user_agent: str | None = None
+    ) -> None:
+        """The access-log line of one request, in the server's own format."""
         ...
 
 
@@ -328,10 +333,11 @@ class _Exchange:
         except Exception:
             _log.exception("%s %s: error answering over HTTP/3", method, target)
             status = 500
-        addr = self.connection.remote_addr
-        _access.info(
-            '%s "%s %s HTTP/3" %d %.1fms', addr[0], method, target, status, (time.monotonic() - started) * 1000
-        )
+        if self._site is not None:
+            request_line = f"{method} {target} HTTP/3"
+            self._site.log_access(
+                self.connection.remote_addr, request_line, status, started, self.fields.get("user-agent")
+            )
 
     def _websocket(self, site: Site, target: str) -> int:
         connection = self.connection

@@ -30,7 +30,6 @@ from .site import Site
 from .workers import WorkerPool
 
 _log = logging.getLogger("mod_pywebsocket.server")
-_access = logging.getLogger("mod_pywebsocket.access")
 
 
 _send_ready = accelerators.load("_speedups", "send_ready")  # a send that keeps the GIL, when built
@@ -299,4 +298,4 @@ class WebSocketServer(SocketServerSteps):
         return 101  # served, or aborted by the handler: the access log shows the upgrade
 
     def _log_access(self, addr, request_line: str, status: int, started: float) -> None:
-        _access.info('%s "%s" %d %.1fms', addr[0], request_line, status, (time.monotonic() - started) * 1000)
+        self.site.log_access(addr, request_line, status, started)

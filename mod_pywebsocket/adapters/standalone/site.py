@@ -16,6 +16,7 @@ import hmac
 import logging
 import mimetypes
 import os
+import time
 from urllib.parse import unquote, urlsplit
 
 from ...client_conformance.service import BASE as CONFORMANCE_BASE
@@ -28,6 +29,7 @@ from ...runtime.dispatcher import Dispatcher, DispatchException
 from .http_head import REASONS
 
 _log = logging.getLogger("mod_pywebsocket.server")
+_access = logging.getLogger("mod_pywebsocket.access")
 
 Answer = tuple[int, list[tuple[str, str]], bytes]  # status, headers, body
 
@@ -90,6 +92,10 @@ class Site:
         self._basic_auth = (
             b"Basic " + base64.b64encode(credential.encode("utf-8")) if opt("use_basic_auth", False) else None
         )
+
+    def log_access(self, addr, request_line: str, status: int, started: float, user_agent: str | None = None) -> None:
+        """One access-log line per request (a WebSocket's when it ends), whatever the listener."""
+        _access.info('%s "%s" %d %.1fms', addr[0], request_line, status, (time.monotonic() - started) * 1000)
 
     def _load_aliases(self, path: str) -> None:
         with open(path, encoding="utf-8") as f:
