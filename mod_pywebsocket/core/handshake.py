@@ -137,7 +137,9 @@ def parse_protocols(value: str | None) -> list[str] | None:
 
 
 def parse_extension_offers(value: str | None) -> list[ExtensionParameter] | None:
-    if value is None:
+    """The offers of a Sec-WebSocket-Extensions value; None when there is none, an empty
+    value included (as pywebsocket3 took it: no offer, not a bad header)."""
+    if not value:
         return None
     try:
         return parse_extensions(value)

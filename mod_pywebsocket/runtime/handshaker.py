@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core import constants
 from ..core.deflate import PerMessageDeflate, get_extension_processor
-from ..core.errors import AbortedByUserException, DispatchException, HandshakeException
+from ..core.errors import AbortedByUserException, DispatchException, HandshakeException, VersionException
 from ..core.extension_processor import ExtensionProcessorInterface, negotiate
 from ..core.handshake import (
     ClientHandshake,
@@ -184,7 +184,15 @@ class HandshakerBase:
         return self._request.headers_in.get(self._transform_header(name))
 
     def _check_version(self) -> int:
-        return check_version(self._request.headers_in, self._transform_header(constants.SEC_WEBSOCKET_VERSION_HEADER))
+        """13, or a VersionException with the active profile's status (426; pywebsocket3's
+        400 under WS_COMPAT=pywebsocket3), for embedders that answer ``e.status`` too."""
+        try:
+            return check_version(
+                self._request.headers_in, self._transform_header(constants.SEC_WEBSOCKET_VERSION_HEADER)
+            )
+        except VersionException as e:
+            e.status = compat.active().version_status
+            raise
 
     def _get_origin(self) -> None:
         self._request.ws_origin = self._header(constants.ORIGIN_HEADER)

@@ -184,3 +184,26 @@ def test_do_handshake_ignore_requested_protocols_and_abort(dispatcher):
 def test_extension_formatting_round_trip():
     text = "permessage-deflate; client_max_window_bits; server_max_window_bits=10, x"
     assert common.format_extensions(common.parse_extensions(text)) == text
+
+
+def test_an_empty_extensions_header_is_no_offer(dispatcher):
+    """pywebsocket3 took an empty Sec-WebSocket-Extensions as no offer (found by the
+    WPT-style HTTP/3 embedding test: it answered 400)."""
+    request, written = handshake(dispatcher, "", Sec_WebSocket_Extensions="")
+    assert written.startswith(b"HTTP/1.1 101 ")
+    assert request.ws_requested_extensions is None and request.ws_extensions is None
+
+
+@pytest.mark.parametrize("profile, status", [("rfc", 426), ("pywebsocket3", 400)])
+def test_an_embedder_gets_the_profiles_version_status(dispatcher, profile, status):
+    """An embedder that runs the handshake itself (wptserve, WPT's HTTP/3 server) answers
+    ``e.status``: the profile's, as the package's own servers answer."""
+    from mod_pywebsocket.runtime import compat
+
+    compat.configure(profile)
+    try:
+        with pytest.raises(VersionException) as info:
+            handshake(dispatcher, "", Sec_WebSocket_Version="8")
+        assert info.value.status == status
+    finally:
+        compat.configure("rfc")

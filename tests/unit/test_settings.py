@@ -93,7 +93,8 @@ def test_compose_passes_every_documented_setting_through():
     compose = (ROOT / "docker-compose.yml").read_text()
     service = compose[compose.index("  mod_pywebsocket:") : compose.index("  replica1:")]
     passed = set(re.findall(r"^\s+(WS_[A-Z0-9_]+):", service, re.M))
-    inside = {"WS_TLS_DIR", "WS_RUN_DIR", "WS_LISTEN_HTTP", "WS_LISTEN_H3", "WS_ROLE"}  # the ports and mounts rely on them
+    # The ports and mounts rely on these.
+    inside = {"WS_TLS_DIR", "WS_RUN_DIR", "WS_LISTEN_HTTP", "WS_LISTEN_H3", "WS_ROLE"}
     compose_only = {"WS_BIND", "WS_HANDLERS"}  # read by compose itself, in its ports and volumes
     assert documented - inside - compose_only - passed == set()
     replica = compose[compose.index("  replica1:") : compose.index("  balancer:")]
