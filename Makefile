@@ -121,7 +121,6 @@ soak: $(VENV)/.installed image ## both servers under mixed load for SOAK_SECONDS
 	MPWS_IMAGE=$(IMAGE) $(PY) -m tests.soak --seconds $(SOAK_SECONDS)
 
 bench: $(VENV)/.installed image ## speed against pywebsocket3, websockets and a C echo (table + reports/bench/*.json)
-	$(PY) -m pip install -q -r bench/requirements.txt
 	@test -e /usr/include/openssl/sha.h || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libssl-dev >/dev/null; }
 	MPWS_IMAGE=$(IMAGE) $(PY) -m bench.run $(BENCH_ARGS)
 

@@ -32,8 +32,10 @@ from pathlib import Path
 
 from tests.servers import (
     EXAMPLES,
+    PYWEBSOCKET3,
     ROOT,
     free_port,
+    make_pywebsocket3_venv,
     make_test_pki,
     process_rss,
     start_appliance,
@@ -305,11 +307,12 @@ def machine_facts() -> dict:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())  # fmt: skip
     versions = {}
-    for package in ("websockets", "pywebsocket3", "mod_pywebsocket"):
+    for package in ("websockets", "mod_pywebsocket"):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             versions[package] = None
+    versions["pywebsocket3"] = next(p for p in PYWEBSOCKET3 if p.startswith("pywebsocket3=="))  # its own venv
     return {
         "cpus": os.cpu_count(),
         "cpu": cpu,
@@ -326,7 +329,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=1.5, help="length of each timed measurement")
     parser.add_argument("--only", help="comma-separated metrics (a,b,c,c2,d,e1,e2,f,g,h,s,t)")
     parser.add_argument("--messages", type=int, default=1_000_000, help="echoes for (h), on our two servers")
-    parser.add_argument("--reference-python", default=sys.executable, help="a Python with pywebsocket3 installed")
+    parser.add_argument(
+        "--reference-python",
+        help="a Python with pywebsocket3 installed (default: a throwaway venv with pywebsocket3 4.0.2 from PyPI)",
+    )
     args = parser.parse_args(argv)
     metrics = args.only.split(",") if args.only else ["a", "b", "c", "c2", "d", "e1", "e2", "f", "g", "h", "s", "t"]
     if "t" in metrics:  # the transport rows, t1-t6
@@ -334,7 +340,10 @@ def main(argv: list[str] | None = None) -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="mpws-bench-"))
     started = time.monotonic()
-    running = start_all(tmp, args.reference_python)
+    # The reference in a venv of its own: installed beside this package it would take the
+    # pywebsocket3 name from this package's alias (tests/integration/test_wpt_h3_embedding.py).
+    reference = args.reference_python or str(make_pywebsocket3_venv(tmp))
+    running = start_all(tmp, reference)
     results: dict[str, dict] = {m: {} for m in METRICS}
     raw: dict[str, dict[str, list[float]]] = {m: {n: [] for n in SERVERS} for m in METRICS}
     try:

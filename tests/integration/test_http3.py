@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 import zlib
 from pathlib import Path
@@ -218,5 +219,38 @@ def test_idle_timeout_as_on_tcp(kind, tmp_path):
             while not (ws.was_reset or ws.ended) and time.monotonic() < deadline:
                 conn.poll()
             assert ws.was_reset or ws.ended, "a silent client was never dropped"
+    finally:
+        server.stop()
+
+
+def test_the_appliance_restarts_a_dead_http3_listener_and_stops_it_with_apache(tmp_path):
+    """The entrypoint supervises the HTTP/3 process: killed, it is logged and started again;
+    docker stop closes its WebSockets with 1001 and the container exits 0."""
+    server = start_server("apache", H3_HANDLERS, tmp_path, {"WS_LOG_LEVEL": "info"})
+    try:
+        _wait_for_h3(server)
+        exit_code, _ = server.container.exec_run(["sh", "-c", "kill -KILL $(cat /run/mod_pywebsocket/h3.pid)"])
+        assert exit_code == 0
+        deadline = time.monotonic() + 15
+        while "the HTTP/3 listener exited (status 137); starting it again" not in server.logs():
+            assert time.monotonic() < deadline, server.logs()[-2000:]
+            time.sleep(0.2)
+        _wait_for_h3(server)
+        conn = H3Connection("127.0.0.1", server.h3_port)
+        ws = conn.open_websocket("/echo")
+        ws.send("before the stop")
+        assert ws.recv() == "before the stop"
+        started = time.monotonic()
+        stopping = threading.Thread(target=server.container.stop, kwargs={"timeout": 20})
+        stopping.start()
+        frame = ws.recv_frame()
+        assert frame.opcode == 0x8 and int.from_bytes(frame.payload[:2], "big") == 1001
+        ws.send_frame(0x8, frame.payload[:2])  # the client answers the close, as browsers do
+        stopping.join(30)
+        conn.close()
+        server.container.reload()
+        assert server.container.attrs["State"]["ExitCode"] == 0
+        assert time.monotonic() - started < 15
+        assert "HTTP/3 listener stopped (1 WebSocket(s) closed with 1001)" in server.logs()
     finally:
         server.stop()
