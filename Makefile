@@ -31,7 +31,7 @@ STANDALONE_CASES := $(if $(FULL),,$(NO_DEFLATE_CASES) --case '12.1.*' --case '13
 COMPOSE := $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; \
              elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; fi)
 
-.PHONY: help base-image image manifest lock dist up down test lint unit integration browser chromium conformance client-conformance fuzz soak bench clean
+.PHONY: help base-image image manifest lock dist up down test lint unit integration browser chromium tshark conformance client-conformance fuzz soak bench clean
 
 help: ## list the targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## / { printf "  make %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -82,13 +82,17 @@ lint: $(VENV)/.installed ## ruff check and format check; the core, the runtime a
 unit: $(VENV)/.installed ## unit tests of the protocol core (no sockets, no Docker)
 	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
 
-integration: $(VENV)/.installed image chromium ## both servers (the image and standalone), real clients, ws and wss
+integration: $(VENV)/.installed image chromium tshark ## both servers (the image and standalone), real clients, ws and wss
 	MPWS_IMAGE=$(IMAGE) $(PY) -m pytest -q tests/integration $(PYTEST_ARGS)
 
 # The browser engines of `make browser` and `make client-conformance`: chromium, firefox, webkit,
 # comma-separated (default: all three; `make engines` installs what they lack from Debian's
 # packages). tests/engines knows what each needs.
 ENGINES ?=
+
+tshark: ## make sure Debian's tshark is installed (the tests open captures with it)
+	@command -v tshark >/dev/null || { echo "installing Debian's tshark"; apt-get update -qq \
+	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tshark >/dev/null; }
 
 chromium: ## make sure Debian's chromium and chromedriver are installed
 	@$(MAKE) --no-print-directory engines ENGINES=chromium

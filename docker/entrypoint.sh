@@ -77,6 +77,14 @@ else
     log "no certificate in $WS_TLS_DIR: generated a self-signed one for $san"
 fi
 export WS_TLS_CERT=$cert WS_TLS_KEY=$key
+# WS_TLS_KEYLOG: TLS secrets for Wireshark, from mod_ssl (its SSLKEYLOGFILE) and the HTTP/3
+# listener; a file anyone who reads decrypts the traffic with.
+if [ -n "$WS_TLS_KEYLOG" ]; then
+    touch "$WS_TLS_KEYLOG" 2>/dev/null || die "WS_TLS_KEYLOG: cannot write $WS_TLS_KEYLOG (mount a folder for it)"
+    chmod 600 "$WS_TLS_KEYLOG"
+    export SSLKEYLOGFILE=$WS_TLS_KEYLOG
+    log "warning: TLS key log on: the secrets of every TLS and QUIC connection go to $WS_TLS_KEYLOG (test machines only)"
+fi
 # The hash Chromium's --ignore-certificate-errors-spki-list takes (docs/operations.md,
 # "HTTP/3"); also served at /mod_pywebsocket/spki.
 spki=$(openssl x509 -in "$cert" -noout -pubkey | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64)

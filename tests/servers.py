@@ -134,6 +134,7 @@ def start_appliance(
     host_network: bool = False,
     docker_options: dict | None = None,
     reports_dir: Path | None = None,
+    mounts: dict[str, str] | None = None,
 ) -> Appliance:
     """Run the image; with ``certificate`` its cert.pem/key.pem are mounted, else it makes its own.
 
@@ -145,6 +146,8 @@ def start_appliance(
         volumes[str(certificate.server_dir)] = {"bind": "/etc/mod_pywebsocket/tls", "mode": "ro"}
     if reports_dir is not None:  # the client-conformance reports, as compose mounts ./reports
         volumes[str(reports_dir)] = {"bind": "/srv/reports", "mode": "rw"}
+    for host_path, container_path in (mounts or {}).items():  # more folders, read-write
+        volumes[host_path] = {"bind": container_path, "mode": "rw"}
     env = dict(env or {})
     ports = {"80/tcp": ("127.0.0.1", None), "443/tcp": ("127.0.0.1", None), "443/udp": ("127.0.0.1", None)}
     options: dict = {"ports": ports}
@@ -307,6 +310,8 @@ def standalone_flags(handlers: Path, env: dict[str, str]) -> list[str]:
             flags += ["--max-buffered", value]
         elif name == "WS_SWITCH_INTERVAL":
             flags += ["--switch-interval", value]
+        elif name == "WS_TLS_KEYLOG":
+            flags += ["--tls-keylog", value]
         else:
             raise ValueError(f"no standalone flag for {name}")
     return flags

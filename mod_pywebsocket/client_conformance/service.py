@@ -10,7 +10,8 @@ unchanged (N is a 1-based case number in the suite's order):
   also ``behaviorClose`` and ``transport``, "HTTP/1.1", "HTTP/2" or "HTTP/3": what that run's
   WebSocket came over, so that a page loaded over HTTP/2 can tell the cases its
   browser put on HTTP/1.1);
-* ``<base>/updateReports?agent=A``: writes the reports, then closes.
+* ``<base>/updateReports?agent=A``: writes the reports (with A's runs still being judged,
+  once they end), then closes.
 
 The dispatcher serves these only where no handler file of the user's has the same
 resource (theirs wins; it logs that once). A request it cannot serve (no such case,
@@ -24,6 +25,7 @@ import logging
 import os
 import re
 import threading
+import time
 from urllib.parse import parse_qs
 
 from ..core import constants
@@ -177,6 +179,14 @@ class ClientConformance:
         return transport if isinstance(transport, str) else None
 
     def _update_reports(self, request) -> None:
+        # The agent's runs still being judged go in too (a client may ask as soon as it has
+        # sent its last close, before our side of that run has ended: HTTP/2 streams do).
+        agent = _query(request).get("agent", "").strip()
+        with self._running_lock:
+            running = [done for (who, _), done in self._running.items() if who == agent]
+        deadline = time.monotonic() + STATUS_WAIT
+        for done in running:
+            done.wait(max(deadline - time.monotonic(), 0))
         page = self.store.update()
         if page is None:
             request.ws_stream.close_connection(constants.STATUS_INTERNAL_ENDPOINT_ERROR, "reports not written")

@@ -187,6 +187,10 @@ SETTINGS: tuple[Setting, ...] = (
             env="WS_SERVER_NAME"),
     Setting("tls_dir", "/etc/mod_pywebsocket/tls", parse_text, "where cert.pem and key.pem are mounted",
             env="WS_TLS_DIR"),
+    Setting("tls_keylog", "", parse_text,
+            "append the TLS key material of every connection to this file (NSS key log, for Wireshark); "
+            "test machines only: whoever reads it decrypts the traffic",
+            env="WS_TLS_KEYLOG", flag="--tls-keylog"),
     Setting("tls_extra_san", "", parse_text, "more subjectAltNames for the self-signed certificate",
             env="WS_TLS_EXTRA_SAN"),
     Setting("run_dir", "/run/mod_pywebsocket", parse_text, "Apache's run-time files", env="WS_RUN_DIR"),

@@ -10,6 +10,7 @@ each WebSocket went over HTTP/3 (``"CONNECT ... HTTP/3" 200``), never over TCP.
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -45,11 +46,22 @@ def test_checks_page_over_http3(server, h3_page):
     results = page.evaluate("window.testResults")
     assert [r["name"] for r in results] == CHECKS
     failures = [f"{r['name']}: {r['detail']}" for r in results if not r["pass"]]
-    log = server.logs()[before:]
-    assert failures == [], "the server's log ends:\n" + log[-4000:]
+    assert failures == [], "the server's log ends:\n" + server.logs()[before:][-4000:]
+    # A WebSocket's access line is written once its handler has returned: wait for the last.
+    log = _log_with(server, before, r'"CONNECT /echo[^"]* HTTP/3" 200 ', r'"CONNECT /close[^"]* HTTP/3" 200 ')
     assert '"GET /browser-tests.html HTTP/3" 200' in log
-    assert re.search(r'"CONNECT /echo[^"]* HTTP/3" 200 ', log) and re.search(r'"CONNECT /close[^"]* HTTP/3" 200 ', log)
     assert _over_tcp(log) == [], "a WebSocket went over TCP"
+
+
+def _log_with(server, before: int, *patterns: str, timeout: float = 5.0) -> str:
+    """The server's log since ``before`` once every pattern is in it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        log = server.logs()[before:]
+        if all(re.search(p, log) for p in patterns):
+            return log
+        assert time.monotonic() < deadline, f"not in the log: {patterns}\n{log[-3000:]}"
+        time.sleep(0.1)
 
 
 def test_console_page_over_http3(server, h3_page):
@@ -66,7 +78,7 @@ def test_console_page_over_http3(server, h3_page):
     page.fill("#reason", "done")
     page.click("#disconnect")
     wait_for_log(page, 'closed: code 4321, reason "done", clean true')
-    assert re.search(r'"CONNECT /echo HTTP/3" 200 ', server.logs()[before:])
+    _log_with(server, before, r'"CONNECT /echo HTTP/3" 200 ')
 
 
 def test_client_conformance_over_http3(server, h3_page, engine):

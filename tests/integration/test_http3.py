@@ -75,7 +75,14 @@ def test_echoes_and_client_close_with_code_and_reason(h3, server):
     while not ws.ended and time.monotonic() < deadline:
         h3.poll()
     assert ws.ended and not ws.was_reset  # the server ends the stream with FIN after the close
-    assert '"CONNECT /echo HTTP/3" 200' in server.logs()
+    _wait_for_log(server, '"CONNECT /echo HTTP/3" 200')  # written once the handler has returned
+
+
+def _wait_for_log(server, text: str, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in server.logs():
+        assert time.monotonic() < deadline, f"no {text!r} in the log:\n{server.logs()[-2000:]}"
+        time.sleep(0.05)
 
 
 def test_server_close_with_code_and_reason(h3):

@@ -100,7 +100,7 @@ def test_compose_passes_every_documented_setting_through():
     replica = compose[compose.index("  replica1:") : compose.index("  balancer:")]
     assert passed - {"WS_HANDLER_ROOT"} - set(re.findall(r"^\s+(WS_[A-Z0-9_]+):", replica, re.M)) <= {
         "WS_REPORTS_DIR", "WS_CLIENT_CONFORMANCE", "WS_HTTP2", "WS_TLS_SESSION_TICKETS", "WS_TLS_EXTRA_SAN",
-        "WS_SERVER_NAME", "WS_DOCUMENT_ROOT",
+        "WS_SERVER_NAME", "WS_DOCUMENT_ROOT", "WS_TLS_KEYLOG",
     }  # fmt: skip
 
 

@@ -108,7 +108,8 @@ def main() -> int:
     host, _, port = values["listen_h3"].rpartition(":")
     certificate, key = os.environ.get("WS_TLS_CERT", ""), os.environ.get("WS_TLS_KEY", "")
     try:
-        listener = H3Listener(None, host or "0.0.0.0", int(port), certificate, key, values["timeout"])
+        keylog = values["tls_keylog"] or None
+        listener = H3Listener(None, host or "0.0.0.0", int(port), certificate, key, values["timeout"], keylog)
         listener.start()
     except Exception as e:  # noqa: BLE001 - one line, and the entrypoint does not retry
         _log.error("cannot serve HTTP/3 on udp %s: %s", values["listen_h3"], e)

@@ -85,10 +85,18 @@ class H3Listener:
     """HTTP/3 on a UDP port, beside a TCP server whose site it shares."""
 
     def __init__(
-        self, site: Site | None, host: str, port: int, certificate: str, private_key: str, timeout: float
+        self,
+        site: Site | None,
+        host: str,
+        port: int,
+        certificate: str,
+        private_key: str,
+        timeout: float,
+        keylog: str | None = None,
     ) -> None:
         """``site`` may come later (``site = ...`` once started: the appliance binds as root,
-        then loads handlers as www-data); until then requests get 503."""
+        then loads handlers as www-data); until then requests get 503. ``keylog``: a file
+        the QUIC connections' TLS secrets are appended to (NSS key log, WS_TLS_KEYLOG)."""
         self.site = site
         # aioquic logs every connection's version and ALPN at info: noise below debug.
         logging.getLogger("quic").setLevel(logging.DEBUG if _log.isEnabledFor(logging.DEBUG) else logging.WARNING)
@@ -99,6 +107,9 @@ class H3Listener:
             idle_timeout=2 * timeout + 10,
         )
         self._configuration.load_cert_chain(certificate, private_key)
+        if keylog:
+            # Line-buffered: each connection's secrets are on disk as soon as it has them.
+            self._configuration.secrets_log_file = open(keylog, "a", buffering=1, encoding="ascii")  # noqa: SIM115
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._failure: BaseException | None = None

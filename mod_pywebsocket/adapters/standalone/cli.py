@@ -114,6 +114,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help="also serve WebSockets over HTTP/3 (RFC 9220) and the pages on this UDP port; needs aioquic "
         "(default: off; 0 picks a free port)",
     )
+    setting("tls_keylog")
     add("--basic-auth", dest="use_basic_auth", action="store_true", help="require HTTP Basic authentication")
     add(
         "--basic-auth-credential",
@@ -264,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
         os.path.abspath(options.websock_handlers),
         " ".join(server._dispatcher.resources()) or "none",
     )
+    if options.tls_keylog:
+        _log.warning("TLS key log on: the secrets of every TLS and QUIC connection go to %s (test machines only)",
+                     options.tls_keylog)  # fmt: skip
     if server.h3 is not None:
         host, port = server.h3.address[:2]
         _log.info(

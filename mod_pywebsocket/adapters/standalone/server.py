@@ -189,7 +189,10 @@ class WebSocketServer(SocketServerSteps):
         self.site.spki_file = spki_file = os.path.join(self._h3_dir, "spki.txt")
         with open(spki_file, "w", encoding="ascii") as f:
             f.write(self.h3_spki + "\n")
-        listener = H3Listener(self.site, self.server_address[0] or "::", port, certificate, key, self.site.timeout)
+        listener = H3Listener(
+            self.site, self.server_address[0] or "::", port, certificate, key, self.site.timeout,
+            keylog=getattr(o, "tls_keylog", "") or None,
+        )  # fmt: skip
         listener.start()
         return listener
 
@@ -201,6 +204,9 @@ class WebSocketServer(SocketServerSteps):
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         context.set_ciphers(TLS12_CIPHERS)  # TLS 1.3's suites are all modern
         context.load_cert_chain(o.certificate, o.private_key)
+        keylog = getattr(o, "tls_keylog", "")
+        if keylog:
+            context.keylog_filename = keylog  # NSS key log lines, appended (--tls-keylog)
         # TLS 1.3 tickets arriving after the handshake make threaded clients lose requests.
         context.num_tickets = 0
         if getattr(o, "tls_client_auth", False):
