@@ -261,3 +261,15 @@ def test_the_appliance_restarts_a_dead_http3_listener_and_stops_it_with_apache(t
         assert "HTTP/3 listener stopped (1 WebSocket(s) closed with 1001)" in server.logs()
     finally:
         server.stop()
+
+
+def test_a_handler_that_does_not_read_holds_one_window(h3):
+    """aioquic alone would give the client credit as its data arrives; here a WebSocket
+    stream gets credit for what its handler has read plus RECEIVE_WINDOW (4 MiB): a client
+    sending 24 MiB to a handler that sleeps has at most that much in the server."""
+    ws = h3.open_websocket("/stall")
+    ws.send(os.urandom(24 << 20))  # returns once the handler reads again, 2 s later
+    unread = int(ws.recv().split()[1])
+    assert 0 < unread <= (4 << 20) + (64 << 10), unread
+    assert ws.recv() == str(24 << 20)
+    ws.close()

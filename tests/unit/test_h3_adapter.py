@@ -19,7 +19,12 @@ from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 
 from mod_pywebsocket.adapters.h3 import certificate  # noqa: E402
 from mod_pywebsocket.adapters.h3.handshake import H3Handshaker  # noqa: E402
-from mod_pywebsocket.adapters.h3.stream_connection import HIGH_WATER, WRITE_PIECE, StreamConnection  # noqa: E402
+from mod_pywebsocket.adapters.h3.stream_connection import (  # noqa: E402
+    HIGH_WATER,
+    RECEIVE_WINDOW,
+    WRITE_PIECE,
+    StreamConnection,
+)
 from mod_pywebsocket.adapters.standalone.http_head import Headers  # noqa: E402
 from mod_pywebsocket.core.errors import HandshakeException, VersionException  # noqa: E402
 from mod_pywebsocket.runtime import settings  # noqa: E402
@@ -33,6 +38,7 @@ class FakeTransport:
         self.sent: list[tuple[bytes, bool]] = []
         self.headers: list[tuple[list[tuple[bytes, bytes]], bool]] = []
         self.pending = 0
+        self.credits_freed = 0
 
     def send(self, data: bytes, end_stream: bool) -> int:
         self.sent.append((data, end_stream))
@@ -41,6 +47,9 @@ class FakeTransport:
 
     def unacknowledged(self) -> int:
         return self.pending
+
+    def credit_freed(self) -> None:
+        self.credits_freed += 1
 
     def send_headers(self, headers, end_stream) -> None:
         self.headers.append((headers, end_stream))
@@ -62,6 +71,19 @@ def test_reads_return_what_arrived_then_the_fin():
     assert conn.read(100) == b"defg"
     assert conn.read(100) == b""  # the peer's FIN: end of stream, as a socket's recv
     assert conn.received == 7
+
+
+def test_reading_frees_credit_once_half_the_window_is_read():
+    transport = FakeTransport()
+    conn = connection(transport)
+    conn.feed(b"x" * RECEIVE_WINDOW, False)
+    assert conn.unread == RECEIVE_WINDOW
+    while conn.unread >= RECEIVE_WINDOW // 2:
+        assert transport.credits_freed == 0
+        conn.read(64 * 1024)
+    assert transport.credits_freed == 1  # once, as it crossed the half
+    conn.read(RECEIVE_WINDOW)
+    assert conn.unread == 0 and transport.credits_freed == 1
 
 
 def test_a_read_waits_for_data_from_the_loop():

@@ -19,6 +19,7 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from aioquic.asyncio.protocol import QuicConnectionProtocol
@@ -42,7 +43,7 @@ from ...runtime.request import WebSocketRequest
 from ...runtime.stream_options import StreamOptions
 from ..standalone.http_head import REASONS, Headers
 from .handshake import h3_handshake
-from .stream_connection import StreamConnection
+from .stream_connection import RECEIVE_WINDOW, StreamConnection
 
 _log = logging.getLogger("mod_pywebsocket.h3")
 
@@ -172,6 +173,30 @@ def _widen_receive_buffer(sock: Any) -> None:
         pass
 
 
+class _NoArrival:
+    highest_offset = 0
+
+
+class _CreditView:
+    """A stream as aioquic's MAX_STREAM_DATA writer sees it, minus what has arrived: the
+    writer's own rule (double the credit once half of it has arrived, whether or not
+    anyone read it) never fires; ``_stream_limits`` sets the credit instead. Every other
+    attribute is the stream's (aioquic 1.7.2's ``_write_stream_limits`` reads and writes
+    ``max_stream_data_local`` and ``max_stream_data_local_sent``, reads ``stream_id``)."""
+
+    __slots__ = ("_stream",)
+    receiver = _NoArrival
+
+    def __init__(self, stream: Any) -> None:
+        object.__setattr__(self, "_stream", stream)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._stream, name, value)
+
+
 class _H3Protocol(QuicConnectionProtocol):
     """One QUIC connection: its HTTP/3 state and its request streams."""
 
@@ -181,6 +206,22 @@ class _H3Protocol(QuicConnectionProtocol):
         self._event_loop = loop
         self._h3: H3Connection | None = None
         self._exchanges: dict[int, _Exchange] = {}
+        # aioquic grants a stream more credit as data arrives, not as it is read: a client
+        # could fill a handler that does not read without bound. WebSocket streams get
+        # credit as TCP gets window, for what the handler has read (stream_connection).
+        self._write_stream_limits: Callable[[Any, Any, Any], None] = self._quic._write_stream_limits
+        self._quic._write_stream_limits = self._stream_limits  # type: ignore[method-assign]
+
+    def _stream_limits(self, builder: Any, space: Any, stream: Any) -> None:
+        exchange = self._exchanges.get(stream.stream_id)
+        if exchange is None or not exchange.websocket:
+            self._write_stream_limits(builder, space, stream)
+            return
+        read_up_to = stream.receiver.highest_offset - exchange.connection.unread
+        credit = read_up_to + RECEIVE_WINDOW
+        if credit > stream.max_stream_data_local:
+            stream.max_stream_data_local = credit
+        self._write_stream_limits(builder, space, _CreditView(stream))
 
     def peer_address(self) -> tuple[str, int]:
         # The UDP socket is the listener's, shared by every connection: the peer is the
@@ -319,6 +360,13 @@ class _Exchange:
 
     def unacknowledged(self) -> int:
         return self._protocol.unacknowledged(self.stream_id)  # one len() under the GIL: no loop trip
+
+    def credit_freed(self) -> None:
+        # A transmit writes the stream's new credit (_stream_limits); no need to wait for it.
+        try:
+            self._protocol._event_loop.call_soon_threadsafe(self._protocol.transmit)
+        except RuntimeError:
+            pass  # the loop has stopped
 
     def send_headers(self, headers: list[tuple[bytes, bytes]], end_stream: bool) -> None:
         self._protocol.call(self._protocol.headers_on_loop, self.stream_id, headers, end_stream)

@@ -8,7 +8,9 @@ after the read timeout; ``ConnectionResetError`` once aborted, which the stream
 reports to the handler as an abnormal close, 1006). ``write()`` hands bytes to the
 loop through the ``Transport`` and returns once the stream's unacknowledged data is
 below ``HIGH_WATER``: a handler that sends 64 MiB holds at most that much in QUIC's
-buffers, as a TCP socket's send buffer would.
+buffers, as a TCP socket's send buffer would. The other way, ``unread`` is what the
+listener's flow control bounds: a client gets credit for ``RECEIVE_WINDOW`` bytes past
+what the handler has read (``server._H3Protocol``), as a TCP receive window.
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ from typing import Protocol
 HIGH_WATER = 1 << 20
 #: Bytes handed to the loop at a time (a write of more waits between pieces).
 WRITE_PIECE = 256 * 1024
+#: What a client may send beyond what the handler has read (the stream's flow-control
+#: credit, as a TCP receive window): a handler that stops reading holds at most this.
+RECEIVE_WINDOW = 4 << 20
+#: Unread bytes below which the credit the handler freed is announced at once.
+CREDIT_AGAIN = RECEIVE_WINDOW // 2
 
 
 class Transport(Protocol):
@@ -33,6 +40,10 @@ class Transport(Protocol):
 
     def unacknowledged(self) -> int:
         """The stream's bytes not yet acknowledged by the peer (from any thread)."""
+        ...
+
+    def credit_freed(self) -> None:
+        """The handler has read enough that the peer may send more: tell it (from any thread)."""
         ...
 
     def send_headers(self, headers: list[tuple[bytes, bytes]], end_stream: bool) -> None: ...
@@ -53,6 +64,7 @@ class StreamConnection:
         self._write_timeout: float | None = None
         self.received = 0  # payload bytes, both ways (for the access log)
         self.sent = 0
+        self.unread = 0  # bytes arrived and not read yet: what the stream's flow control bounds
 
     # -- the loop's side ------------------------------------------------------
 
@@ -61,6 +73,7 @@ class StreamConnection:
             if data:
                 self._arrived.append(data)
                 self.received += len(data)
+                self.unread += len(data)
             self._ended = self._ended or ended
             self._ready.notify_all()
 
@@ -98,6 +111,9 @@ class StreamConnection:
                 if len(data) > n:
                     self._arrived.appendleft(data[n:])
                     data = data[:n]
+                before, self.unread = self.unread, self.unread - len(data)
+                if before >= CREDIT_AGAIN > self.unread:
+                    self._transport.credit_freed()  # the peer may be waiting for this credit
                 return data
             if self._aborted is not None:
                 raise ConnectionResetError(self._aborted)
