@@ -106,7 +106,7 @@ def websocket_protocols(log: str) -> set[str]:
 def test_https_pages_use_websockets_over_http2_on_apache(server, new_page):
     """Chromium and Firefox open wss:// over the page's HTTP/2 connection (RFC 8441) when the server offers it."""
     if server.kind != "apache":
-        pytest.skip("the standalone server speaks HTTP/1.1 only")
+        pytest.skip("the standalone server has no HTTP/2 (HTTP/1.1 and, with --h3-port, HTTP/3)")
     log = run_h2_checks(server, new_page())
     assert "HTTP/2.0" in websocket_protocols(log), "no WebSocket over HTTP/2"
 
@@ -115,7 +115,7 @@ def test_https_pages_use_websockets_over_http2_on_apache(server, new_page):
 def test_webkit_keeps_websockets_on_http1_from_http2_pages(server, new_page):
     """WebKitGTK has no RFC 8441: from a page it loaded over HTTP/2, its wss:// still uses HTTP/1.1."""
     if server.kind != "apache":
-        pytest.skip("the standalone server speaks HTTP/1.1 only")
+        pytest.skip("the standalone server has no HTTP/2 (HTTP/1.1 and, with --h3-port, HTTP/3)")
     # An origin this browser has no connections to yet (the other tests use 127.0.0.1), so that the
     # page comes over HTTP/2: WebKitGTK loads pages over an idle HTTP/1.1 connection when it has one.
     log = run_h2_checks(server, new_page(), host="localhost")

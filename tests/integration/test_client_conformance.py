@@ -107,7 +107,7 @@ def test_bounded_run_and_reports(examples, scheme):
 
 def test_cases_over_http2_on_the_appliance(examples):
     if examples.kind != "apache":
-        pytest.skip("the standalone server speaks HTTP/1.1 only")
+        pytest.skip("the standalone server has no HTTP/2 (HTTP/1.1 and, with --h3-port, HTTP/3)")
     agent = "h2-client"
     ids = ["1.1.1", "2.5", "5.19", "6.4.1", "7.9.1", "9.1.1", "10.1.1"]
     h2_echo.run("127.0.0.1", examples.https_port, examples.ssl_context(), [cases.number_of(i) for i in ids], agent)

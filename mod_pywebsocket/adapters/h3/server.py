@@ -41,7 +41,7 @@ from ...runtime.capacity import Capacity
 from ...runtime.dispatcher import Dispatcher
 from ...runtime.request import WebSocketRequest
 from ...runtime.stream_options import StreamOptions
-from ..standalone.http_head import REASONS, Headers
+from ..standalone.http_head import Headers, error_answer
 from .handshake import h3_handshake
 from .stream_connection import RECEIVE_WINDOW, StreamConnection
 
@@ -433,10 +433,8 @@ class _Exchange:
 
     def _refuse(self, refusal: flow.Refusal) -> int:
         """A refused WebSocket: the status (``:status 503`` past capacity, as on TCP), the
-        refusal's headers and its reason as a plain-text body."""
-        body = f"{refusal.status} {REASONS.get(refusal.status, 'Error')}\n{refusal.message}\n"
-        headers = [("content-type", "text/plain; charset=utf-8"), *refusal.headers]
-        return self._respond(refusal.status, headers, body.encode("utf-8", "replace"))
+        refusal's headers and its reason as a plain-text body, as the TCP listener's."""
+        return self._respond(*error_answer(refusal.status, refusal.message, refusal.headers))
 
     def _plain(self, site: Site, method: str, target: str) -> int:
         status, headers, body = site.plain_answer(method, target, self.fields)

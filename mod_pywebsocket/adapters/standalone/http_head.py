@@ -170,6 +170,14 @@ def format_response(
     return out if head_only else out + body
 
 
-def error_response(status: int, message: str = "", headers: list[tuple[str, str]] | None = None) -> bytes:
+def error_answer(
+    status: int, message: str = "", headers: list[tuple[str, str]] | None = None
+) -> tuple[int, list[tuple[str, str]], bytes]:
+    """``(status, headers, body)`` of an error: the status line's words and ``message`` as
+    plain text (every listener's, whatever its framing: HTTP/1.1 here, HTTP/3 in adapters.h3)."""
     body = f"{status} {REASONS.get(status, 'Error')}\n{message}\n".encode("utf-8", "replace")
-    return format_response(status, [("Content-Type", "text/plain; charset=utf-8"), *(headers or [])], body)
+    return status, [("Content-Type", "text/plain; charset=utf-8"), *(headers or [])], body
+
+
+def error_response(status: int, message: str = "", headers: list[tuple[str, str]] | None = None) -> bytes:
+    return format_response(*error_answer(status, message, headers))

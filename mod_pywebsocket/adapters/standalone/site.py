@@ -26,7 +26,7 @@ from ...runtime import compat, flow, settings
 from ...runtime.blocking_stream import StreamOptions
 from ...runtime.capacity import BufferBudget, Capacity
 from ...runtime.dispatcher import Dispatcher, DispatchException
-from .http_head import REASONS
+from .http_head import error_answer
 
 _log = logging.getLogger("mod_pywebsocket.server")
 _access = logging.getLogger("mod_pywebsocket.access")
@@ -134,25 +134,23 @@ class Site:
         if refusal is None:
             refusal = flow.refuse_plain_request(target, self.dispatcher)
         if refusal is not None:
-            return _error(refusal.status, refusal.message, refusal.headers)
+            return error_answer(refusal.status, refusal.message, refusal.headers)
         return self._file_answer(method, target)
 
     def _file_answer(self, method: str, target: str) -> Answer:
         if method not in ("GET", "HEAD"):
-            return _error(405, "only GET and HEAD", [("Allow", "GET, HEAD")])
+            return error_answer(405, "only GET and HEAD", [("Allow", "GET, HEAD")])
         path = self._resolve(target)
         if path is None:
-            return _error(404, "not found")
+            return error_answer(404, "not found")
         if path.endswith("_wsh.py"):
-            return _error(403, "handler sources are not served")
+            return error_answer(403, "handler sources are not served")
         try:
             with open(path, "rb") as f:
                 body = f.read()
         except OSError:
-            return _error(404, "not found")
-        content_type = mimetypes.guess_type(path)[0] or (
-            "text/plain" if path == self.spki_file else "application/octet-stream"
-        )
+            return error_answer(404, "not found")
+        content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
         if content_type.startswith("text/") or content_type in ("application/javascript", "application/json"):
             content_type += "; charset=utf-8"
         return 200, [("Content-Type", content_type)], body
@@ -177,11 +175,6 @@ class Site:
         if found is None and self._reports_dir is not None and path == CONFORMANCE_PAGE_PATH:
             return CONFORMANCE_PAGE
         return found
-
-
-def _error(status: int, message: str, headers: list[tuple[str, str]] | None = None) -> Answer:
-    body = f"{status} {REASONS.get(status, 'Error')}\n{message}\n".encode("utf-8", "replace")
-    return status, [("Content-Type", "text/plain; charset=utf-8"), *(headers or [])], body
 
 
 def _file_under(root: str, path: str) -> str | None:
