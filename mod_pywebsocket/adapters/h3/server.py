@@ -217,7 +217,10 @@ class _H3Protocol(QuicConnectionProtocol):
         if exchange is None or not exchange.websocket:
             self._write_stream_limits(builder, space, stream)
             return
-        read_up_to = stream.receiver.highest_offset - exchange.connection.unread
+        # What the handler has read: what aioquic has delivered in order (not the highest
+        # offset seen, which runs ahead of a gap when packets are lost or reordered) less
+        # what is still unread; the client may send RECEIVE_WINDOW past it.
+        read_up_to = stream.receiver.starting_offset() - exchange.connection.unread
         credit = read_up_to + RECEIVE_WINDOW
         if credit > stream.max_stream_data_local:
             stream.max_stream_data_local = credit
