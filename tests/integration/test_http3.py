@@ -38,16 +38,19 @@ def server(request, tmp_path_factory):
 
 
 def _wait_for_h3(server, timeout: float = 20.0) -> None:
-    """The appliance starts its HTTP/3 process beside Apache: wait until it answers."""
+    """The appliance starts its HTTP/3 process beside Apache: wait until it serves (QUIC
+    answers as soon as it is bound; the site, loaded next, until then gets 503)."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            H3Connection("127.0.0.1", server.h3_port, timeout=1.0).close()
-            return
+            with H3Connection("127.0.0.1", server.h3_port, timeout=1.0) as conn:
+                if conn.get("/mod_pywebsocket/spki")[0][":status"] == "200":
+                    return
         except (ConnectionError, TimeoutError):
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"no HTTP/3 within {timeout}s:\n{server.logs()}") from None
-            time.sleep(0.2)
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no HTTP/3 within {timeout}s:\n{server.logs()}") from None
+        time.sleep(0.2)
 
 
 @pytest.fixture
