@@ -77,9 +77,10 @@ lint: $(VENV)/.installed ## ruff check and format check; the core, the runtime a
 	$(VENV)/bin/ruff format --check mod_pywebsocket handlers tests bench
 	$(VENV)/bin/mypy --strict mod_pywebsocket/core mod_pywebsocket/runtime
 	$(VENV)/bin/mypy --strict --follow-imports=silent mod_pywebsocket/adapters/h3
+	$(VENV)/bin/mypy --strict --follow-imports=silent $(addprefix mod_pywebsocket/adapters/apache/,readiness.py probes.py error_log.py)
 	$(VENV)/bin/mypy --strict $(addprefix mod_pywebsocket/client_conformance/,case.py verdicts.py recording.py cases)
 
-unit: $(VENV)/.installed ## unit tests of the protocol core (no sockets, no Docker)
+unit: $(VENV)/.installed tshark ## unit tests of the protocol core and the runtime (no Docker; tshark opens the captures they write)
 	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
 
 integration: $(VENV)/.installed image chromium tshark ## both servers (the image and standalone), real clients, ws and wss

@@ -63,8 +63,16 @@ METRICS = {
     "f2": ("server memory per connection, KiB", "lower"),
     "g": ("1 MiB compressible, permessage-deflate, MiB/s", "higher"),
     "h": ("memory growth, 1,000,000 echoes on 1 conn, KiB", "lower"),
+    # WS_CAPTURE=all (issue 25): what capturing every connection costs, on our servers
+    "k1": ("(a) with WS_CAPTURE=all", "higher"),
+    "k2": ("(b) with WS_CAPTURE=all", "higher"),
+    "k3": ("(c) with WS_CAPTURE=all", "higher"),
     **{metric: (title, "higher") for metric, title in transports.TITLES.items()},
 }
+
+#: Rows measured on a variant of our servers (the server's name + suffix), and the row
+#: they compare with on the plain one.
+VARIANTS = {"c2": ("-noreload", "c"), "k1": ("-capture", "a"), "k2": ("-capture", "b"), "k3": ("-capture", "c")}
 
 #: The load sweep (s): connections open at once, every one echoing 16-byte texts
 #: back to back, driven by the C client (one thread, poll()).
@@ -152,6 +160,14 @@ def start_all(tmp: Path, reference_python: str) -> dict[str, Running]:
     running["standalone"] = Running(
         "standalone", ours.http_port, ours.https_port, pki.ca, ours.memory, ours.stop, None, ours.h3_port
     )
+    # (k): the same with every connection captured (frames to 4 KiB each, a page per connection).
+    captured = {**capacity, "WS_CAPTURE": "all"}
+    (tmp / "reports").mkdir(exist_ok=True)
+    os.chmod(tmp / "reports", 0o777)
+    app_cap = start_appliance(EXAMPLES, tmp, captured, certificate=pki, host_network=True, reports_dir=tmp / "reports")
+    running["apache-capture"] = Running("apache", app_cap.http_port, None, None, lambda: 0, app_cap.stop)
+    ours_cap = start_standalone(EXAMPLES, tmp, {**captured, "WS_REPORTS_DIR": str(tmp / "reports-standalone")})
+    running["standalone-capture"] = Running("standalone", ours_cap.http_port, None, None, lambda: 0, ours_cap.stop)
 
     pw3 = []
     for extra in ([], ["-t", "-k", pki.key, "-c", pki.cert]):
@@ -188,8 +204,12 @@ def measure(metric: str, server: Running, seconds: float) -> float:
         return client.round_trips(server.ws, seconds)
     if metric == "b":
         return client.throughput(server.ws, seconds)
-    if metric in ("c", "c2"):
+    if metric in ("c", "c2", "k3"):
         return client.handshakes(server.ws, seconds)
+    if metric == "k1":
+        return client.round_trips(server.ws, seconds)
+    if metric == "k2":
+        return client.throughput(server.ws, seconds)
     if metric == "d":
         return client.many_clients(server.ws)
     if metric == "e1":
@@ -280,6 +300,15 @@ def print_table(results: dict) -> None:
         for o, t in pairs:
             row += f"{_ratio(results[metric], o, t, better):>26}"
         print(row)
+    if any(results[m] for m in ("k1", "k2", "k3")):
+        print(f"\n{'with capture / without, same server':<{width}}" + "".join(f"{name:>26}" for name in OURS))
+        for metric in ("k1", "k2", "k3"):
+            row = f"{metric + ') ' + METRICS[metric][0]:<{width}}"
+            base = VARIANTS[metric][1]
+            for name in OURS:
+                pair = {"x": results[metric].get(name), "y": results[base].get(name)}
+                row += f"{_ratio(pair, 'x', 'y', 'higher'):>26}"
+            print(row)
     if not any(results[m] for m in transports.ROWS):
         return
     # Transports against each other, on the same server (rows t1-t6: one Python client loop).
@@ -327,16 +356,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=1.5, help="length of each timed measurement")
-    parser.add_argument("--only", help="comma-separated metrics (a,b,c,c2,d,e1,e2,f,g,h,s,t)")
+    parser.add_argument("--only", help="comma-separated metrics (a,b,c,c2,d,e1,e2,f,g,h,k,s,t)")
     parser.add_argument("--messages", type=int, default=1_000_000, help="echoes for (h), on our two servers")
     parser.add_argument(
         "--reference-python",
         help="a Python with pywebsocket3 installed (default: a throwaway venv with pywebsocket3 4.0.2 from PyPI)",
     )
     args = parser.parse_args(argv)
-    metrics = args.only.split(",") if args.only else ["a", "b", "c", "c2", "d", "e1", "e2", "f", "g", "h", "s", "t"]
+    everything = ["a", "b", "c", "c2", "d", "e1", "e2", "f", "g", "h", "k", "s", "t"]
+    metrics = args.only.split(",") if args.only else everything
     if "t" in metrics:  # the transport rows, t1-t6
         metrics = [m for m in metrics if m != "t"] + list(transports.ROWS)
+    if "k" in metrics:  # the capture rows, k1-k3
+        metrics = [m for m in metrics if m != "k"] + ["k1", "k2", "k3"]
 
     tmp = Path(tempfile.mkdtemp(prefix="mpws-bench-"))
     started = time.monotonic()
@@ -350,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
         for round_number in range(1, args.rounds + 1):
             for metric in [m for m in metrics if m not in ("f", "h", "s")]:
                 for name in SERVERS:
-                    server = running.get(f"{name}-noreload") if metric == "c2" else running[name]
+                    server = running.get(name + VARIANTS[metric][0]) if metric in VARIANTS else running[name]
                     if server is None:
                         raw[metric][name].append(math.nan)
                         continue

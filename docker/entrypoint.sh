@@ -5,17 +5,62 @@
 # (WS_BALANCER_MEMBERS, see conf/balancer.conf) instead of serving handlers.
 #
 #   mod_pywebsocket-entrypoint               start the server (the default)
-#   mod_pywebsocket-entrypoint healthcheck   exit 0 while the server answers HTTP
+#   mod_pywebsocket-entrypoint healthcheck   exit 0 while every listener serves (/mod_pywebsocket/ready)
+#   mod_pywebsocket-entrypoint healthcheck live   exit 0 while Apache answers HTTP at all
 #   mod_pywebsocket-entrypoint CMD ...       run CMD instead (e.g. bash)
 set -euo pipefail
 
-log() { printf 'mod_pywebsocket: %s\n' "$*" >&2; }
-die() { printf 'mod_pywebsocket: error: %s\n' "$*" >&2; exit 2; }
+# WS_LOG_FORMAT=json: every line a JSON object, as the servers' own (docs/operations.md).
+json_text() {
+    local s=$1
+    s=${s//\\/\\\\}; s=${s//\"/\\\"}; s=${s//$'\t'/\\t}; s=${s//$'\r'/\\r}; s=${s//$'\n'/\\n}
+    printf '%s' "$s"
+}
+say() {  # say LEVEL MESSAGE
+    if [ "${WS_LOG_FORMAT:-text}" = json ]; then
+        printf '{"time":"%s","level":"%s","logger":"mod_pywebsocket.entrypoint","message":"%s","pid":%d}\n' \
+            "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)" "$1" "$(json_text "$2")" $$ >&2
+    elif [ "$1" = error ]; then
+        printf 'mod_pywebsocket: error: %s\n' "$2" >&2
+    else
+        printf 'mod_pywebsocket: %s\n' "$2" >&2
+    fi
+}
+log() { case $* in warning:*) say warn "$*" ;; *) say info "$*" ;; esac; }
+die() { say error "$*"; exit 2; }
 
+# The health check asks /mod_pywebsocket/ready on the HTTP port (200 once the readiness
+# watcher has seen every listener serve; docs/operations.md, "Readiness"). While it answers
+# 503 the check waits up to 3 s for the watcher's file, so that the first check after the
+# appliance became ready reports it healthy at once. `live` (a liveness probe) passes on any
+# answer of Apache's, as this check did before readiness was checked.
 if [ "${1:-}" = healthcheck ]; then
-    port=${WS_LISTEN_HTTP:-80}
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 4 -A mod_pywebsocket-healthcheck "http://127.0.0.1:${port##*:}/" || true)
-    [ -n "$code" ] && [ "$code" != 000 ]
+    listen=${WS_LISTEN_HTTP:-80}
+    host=127.0.0.1
+    case $listen in
+        *:*) host=${listen%:*}; host=${host#[}; host=${host%]} ;;
+    esac
+    case $host in
+        ''|'*'|0.0.0.0) host=127.0.0.1 ;;
+        ::) host='[::1]' ;;
+        *:*) host="[$host]" ;;
+    esac
+    ask() {
+        curl -s -o /dev/null -w '%{http_code}' --max-time 2 -A mod_pywebsocket-healthcheck \
+            "http://$host:${listen##*:}$1" || true
+    }
+    if [ "${2:-}" = live ]; then
+        code=$(ask /)
+        [ -n "$code" ] && [ "$code" != 000 ]
+        exit
+    fi
+    code=$(ask /mod_pywebsocket/ready)
+    for _ in {1..30}; do
+        [ "$code" = 503 ] || break
+        sleep 0.1
+        [ -e "${WS_RUN_DIR:-/run/mod_pywebsocket}/ready" ] && code=$(ask /mod_pywebsocket/ready)
+    done
+    [ "$code" = 200 ]
     exit
 fi
 if [ $# -gt 0 ] && [ "$1" != apache2 ]; then
@@ -30,7 +75,10 @@ eval "$settings"
 
 mkdir -p "$WS_RUN_DIR"
 chmod 755 "$WS_RUN_DIR"
-rm -f "$WS_RUN_DIR"/httpd.pid "$WS_RUN_DIR"/stopping "$WS_RUN_DIR"/deadline
+rm -f "$WS_RUN_DIR"/httpd.pid "$WS_RUN_DIR"/stopping "$WS_RUN_DIR"/deadline "$WS_RUN_DIR"/ready "$WS_RUN_DIR"/h3-off
+# /mod_pywebsocket/ready answers 503 with this until the readiness watcher says otherwise.
+printf 'not ready: starting\n' > "$WS_RUN_DIR/not-ready"
+chmod 644 "$WS_RUN_DIR/not-ready"
 
 # -- the client-conformance suite's reports: a folder the workers (www-data) can write --
 defines=()
@@ -42,6 +90,20 @@ if [ "$WS_ROLE" = appliance ] && [ "$WS_CLIENT_CONFORMANCE" = on ]; then
             && log "made $WS_REPORTS_DIR writable for the server (owner www-data)" \
             || log "warning: $WS_REPORTS_DIR is not writable: client-conformance reports will not be saved"
     fi
+fi
+
+# -- logs and captures -------------------------------------------------------------
+[ "$WS_LOG_FORMAT" = json ] && defines+=(-D LOG_JSON)  # conf/httpd.conf: Apache's lines as JSON too
+if [ "$WS_ROLE" = appliance ] && [ "$WS_CAPTURE" != off ]; then
+    defines+=(-D CAPTURE)  # /connections/
+    mkdir -p "$WS_CAPTURE_DIR" 2>/dev/null || true
+    if ! runuser -u www-data -- test -w "$WS_CAPTURE_DIR" 2>/dev/null; then
+        chown www-data:www-data "$WS_CAPTURE_DIR" 2>/dev/null \
+            || log "warning: $WS_CAPTURE_DIR is not writable: no captures will be kept"
+    fi
+    which="every WebSocket connection"
+    [ "$WS_CAPTURE" = errors ] && which="WebSocket connections that end abnormally or whose handler raises"
+    log "capture on: $which, as pcapng files in $WS_CAPTURE_DIR (up to $WS_CAPTURE_TOTAL_BYTES bytes in all); /connections/ lists them"
 fi
 
 # -- the balancer's replicas ------------------------------------------------------
@@ -110,8 +172,13 @@ log "certificate SPKI hash (for Chromium's --ignore-certificate-errors-spki-list
 apache_pid=
 deadline_pid=
 h3_pid=
+watcher_pid=
 stop() {
     [ -n "$deadline_pid" ] && return  # a second SIGTERM changes nothing
+    # Not ready from the first moment of the stop: the watcher goes, its file with it.
+    [ -n "$watcher_pid" ] && kill -TERM "$watcher_pid" 2>/dev/null || true
+    printf 'not ready: stopping\n' > "$WS_RUN_DIR/not-ready"
+    rm -f "$WS_RUN_DIR/ready"
     # The deadline counts from the signal, on the clock: a loop of `sleep 0.1` drifted
     # by up to 2 s on a loaded CI machine (each turn forks).
     local deadline=$(( ${EPOCHREALTIME/./} + WS_STOP_TIMEOUT * 1000000 ))
@@ -170,7 +237,10 @@ supervise_h3() {
         wait "$child" 2>/dev/null && status=0 || status=$?
         [ -n "$stopping" ] && break
         case $status in
-            2|3) log "the HTTP/3 listener cannot run (exit status $status, see above): HTTP/3 is off"; break ;;
+            2|3)
+                log "the HTTP/3 listener cannot run (exit status $status, see above): HTTP/3 is off"
+                printf 'exit status %s\n' "$status" > "$WS_RUN_DIR/h3-off"  # readiness leaves HTTP/3 out
+                break ;;
         esac
         [ $((SECONDS - started)) -ge 60 ] && pause=1
         log "the HTTP/3 listener exited (status $status); starting it again in ${pause}s"
@@ -184,7 +254,7 @@ trap '[ -n "$apache_pid" ] && kill -USR1 "$apache_pid" 2>/dev/null || true' HUP
 conf=/etc/mod_pywebsocket/httpd.conf
 [ "$WS_ROLE" = appliance ] || conf=/etc/mod_pywebsocket/balancer.conf
 if ! out=$(apache2 -t -f "$conf" "${defines[@]}" 2>&1); then
-    printf '%s\n' "$out" >&2
+    while IFS= read -r line; do say error "$line"; done <<< "$out"
     die "Apache refused the configuration (see above)"
 fi
 if [ "$WS_ROLE" = appliance ]; then
@@ -200,10 +270,17 @@ if [ "$WS_ROLE" = appliance ] && [ "$WS_H3" = on ]; then
     supervise_h3 &
     h3_pid=$!
 fi
+# Readiness: probes every listener until all serve, then writes $WS_RUN_DIR/ready (what
+# /mod_pywebsocket/ready and the health check answer) and logs one "ready:" line with the
+# addresses really listening; checks again every 10 s. SIGTERM (stop above) ends it at once.
+python3 -m mod_pywebsocket.adapters.apache.readiness watch &
+watcher_pid=$!
 while kill -0 "$apache_pid" 2>/dev/null; do
     wait "$apache_pid" || true  # returns early when a trapped signal arrives
 done
 wait "$apache_pid" && status=0 || status=$?
+kill -TERM "$watcher_pid" 2>/dev/null || true  # not waited for: it ends at once, or with us
+rm -f "$WS_RUN_DIR/ready"
 if [ -n "$h3_pid" ]; then
     kill -TERM "$h3_pid" 2>/dev/null || true  # Apache ended on its own: HTTP/3 goes with it
     while kill -0 "$h3_pid" 2>/dev/null; do wait "$h3_pid" || true; done

@@ -119,8 +119,8 @@ class H2WebSocket:
         self._parser = FrameParser(require_mask=False)
         self._parser.allow_rsv1 = "permessage-deflate" in response.get("sec-websocket-extensions", "")
 
-    def send_frame(self, opcode: int, payload: bytes, end_stream: bool = False) -> None:
-        data = memoryview(build_frame(opcode, payload, mask=True))
+    def send_frame(self, opcode: int, payload: bytes, end_stream: bool = False, fin: bool = True) -> None:
+        data = memoryview(build_frame(opcode, payload, fin=fin, mask=True))
         conn = self.h2.conn
         while data:
             self.h2.wait(lambda: conn.local_flow_control_window(self.stream_id) > 0)

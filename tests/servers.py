@@ -25,6 +25,8 @@ from pathlib import Path
 
 import docker
 
+from mod_pywebsocket.runtime.settings import SETTINGS
+
 ROOT = Path(__file__).resolve().parents[1]
 IMAGE = os.environ.get("MPWS_IMAGE", "mod_pywebsocket:latest")
 EXAMPLES = ROOT / "handlers"
@@ -280,6 +282,9 @@ def make_certificate(directory: Path) -> tuple[Path, Path]:
     return cert, key
 
 
+_FLAG_OF_ENV = {s.env: s.flag for s in SETTINGS if s.env and s.flag}
+
+
 def standalone_flags(handlers: Path, env: dict[str, str]) -> list[str]:
     """The image's WS_* settings as standalone flags, handler paths moved from /srv/handlers."""
     flags = ["-H", "127.0.0.1", "-p", "0", "-w", str(handlers), "-d", str(handlers)]
@@ -312,6 +317,8 @@ def standalone_flags(handlers: Path, env: dict[str, str]) -> list[str]:
             flags += ["--switch-interval", value]
         elif name == "WS_TLS_KEYLOG":
             flags += ["--tls-keylog", value]
+        elif name in _FLAG_OF_ENV:  # the settings table's own spelling
+            flags += [_FLAG_OF_ENV[name], value]
         else:
             raise ValueError(f"no standalone flag for {name}")
     return flags

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .report_pages import _cls, _count_badges, _e, _id_key, _page, _verdicts_text
+from .report_pages import _cls, _count_badges, _e, _id_key, _verdicts_text, page
 
 #: A column's transport label -> the HTTP version its cases must run over.
 TRANSPORT_HTTP = {"ws": "HTTP/1.1", "wss": "HTTP/1.1", "h2": "HTTP/2", "h3": "HTTP/3"}
@@ -128,4 +128,4 @@ the columns' verdicts differ</label>
 <table>
 {chr(10).join(rows)}
 </table>"""
-    return _page("WebSocket client conformance: matrix", body).replace("</style>", MATRIX_CSS + "</style>", 1)
+    return page("WebSocket client conformance: matrix", body).replace("</style>", MATRIX_CSS + "</style>", 1)

@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable
-from html import escape
 from typing import Any
 from urllib.parse import quote
+
+from ..runtime.report_html import _e, _short, page, wirelog_table
 
 #: Verdict label -> CSS class (colour).
 VERDICT_CLASSES = {
@@ -44,35 +45,6 @@ SECTION_TITLES = {
     "12": "permessage-deflate: payloads",
     "13": "permessage-deflate: parameters",
 }
-MAX_SHOWN = 4000  # characters of one payload or wire-log line shown on a page
-
-CSS = """
-body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
-table { border-collapse: collapse; }
-th, td { border: 1px solid #ccc; padding: 3px 6px; text-align: left; vertical-align: top; }
-th.section { background: #444; color: #fff; }
-th.subsection { background: #e4e4e4; }
-pre { background: #f6f6f6; padding: 6px; white-space: pre-wrap; word-break: break-all; margin: 0; }
-a { color: inherit; }
-.ok { background: #2e9e44; color: #fff; }
-.nonstrict { background: #a6dc8a; }
-.failed { background: #d62f2f; color: #fff; }
-.wrong { background: #f0a030; }
-.info { background: #4a7fd4; color: #fff; }
-.unimpl { background: #9a9a9a; color: #fff; }
-.missing { background: #fff; color: #999; }
-.close { font-size: 75%; padding: 0 3px; margin-left: 4px; border-radius: 3px; }
-.ms { font-size: 80%; opacity: 0.85; margin-left: 4px; }
-.badge { display: inline-block; padding: 0 4px; margin: 1px; border-radius: 3px; }
-.TX { color: #05a; } .RX { color: #a50; }
-dl { display: grid; grid-template-columns: max-content auto; gap: 2px 12px; }
-dt { font-weight: bold; } dd { margin: 0; }
-"""
-
-
-def _e(value: Any) -> str:
-    """HTML-escaped text of any value (None as empty)."""
-    return "" if value is None else escape(str(value), quote=True)
 
 
 def _yes(value: Any) -> str:
@@ -107,13 +79,6 @@ def _id_key(case_id: str) -> tuple[tuple[int, str], ...]:
     return tuple((int(p), "") if p.isdigit() else (1 << 30, p) for p in str(case_id).split("."))
 
 
-def _page(title: str, body: str) -> str:
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{_e(title)}</title><style>{CSS}</style></head>\n<body>\n{body}\n</body></html>\n"
-    )
-
-
 def _write(path: str, text: str) -> None:
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
@@ -127,12 +92,6 @@ def _load_json(path: str) -> Any:
             return json.load(f)
     except (OSError, ValueError):
         return None
-
-
-def _short(text: Any) -> str:
-    """A value as text, cut to MAX_SHOWN characters."""
-    s = text if isinstance(text, str) else json.dumps(text, ensure_ascii=False)
-    return s if len(s) <= MAX_SHOWN else f"{s[:MAX_SHOWN]}… ({len(s) - MAX_SHOWN} more characters)"
 
 
 # -- the per-case pages ----------------------------------------------------------------
@@ -161,18 +120,7 @@ def _expected_html(expected: Any) -> str:
 
 
 def _wirelog_html(report: dict[str, Any]) -> str:
-    lines = report.get("wirelog")
-    if not isinstance(lines, list) or not lines:
-        return "<p>(empty)</p>"
-    rows = []
-    for line in lines:
-        ms, direction, text = (line + [None] * 3)[:3] if isinstance(line, list) else (None, None, line)
-        css = direction if direction in ("TX", "RX") else ""
-        rows.append(
-            f'<tr><td>{_e(ms)}</td><td class="{css}">{_e(direction)}</td><td><pre>{_e(_short(text))}</pre></td></tr>'
-        )
-    note = "<p><em>The wire log was cut short.</em></p>" if report.get("wirelogTruncated") else ""
-    return f"<table><tr><th>ms</th><th>dir</th><th>data</th></tr>{''.join(rows)}</table>{note}"
+    return wirelog_table(report.get("wirelog"), bool(report.get("wirelogTruncated")))
 
 
 def _case_page(report: dict[str, Any]) -> str:
@@ -219,7 +167,7 @@ def _case_page(report: dict[str, Any]) -> str:
 <h2>Closing</h2>{close}
 <h2>Script log</h2><pre>{log_text}</pre>
 <h2>Wire log</h2>{_wirelog_html(report)}"""
-    return _page(f"Case {g('id')} - {g('agent')}", body)
+    return page(f"Case {g('id')} - {g('agent')}", body)
 
 
 # -- the overview ----------------------------------------------------------------------
@@ -324,5 +272,5 @@ def write_html(reports_dir: str) -> str:
         + (_table(index, set(reports), _transports(reports)) if index else "<p>No results yet.</p>")
     )
     path = os.path.join(reports_dir, "index.html")
-    _write(path, _page("WebSocket client conformance", body))
+    _write(path, page("WebSocket client conformance", body))
     return path

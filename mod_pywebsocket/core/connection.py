@@ -48,7 +48,7 @@ from .frames import (
     build_frame_parts,
     create_header,
 )
-from .messages import Event, MessageAssembler
+from .messages import Event, Message, MessageAssembler
 
 #: Changes a frame about to be sent in place (pywebsocket's outgoing frame filters).
 FrameFilter = Callable[[Frame], None]
@@ -122,6 +122,10 @@ class ServerConnection:
         self._outgoing = b""  # see data_to_send
         self.close_code: int | None = None  # what the peer's close said (1005: no code)
         self.close_reason: str | None = None
+        self.sent_close_code: int | None = None  # what ours said (1005: no code)
+        self.sent_close_reason: str | None = None
+        self.messages_received = 0  # whole data messages, each way (the connection's summary)
+        self.messages_sent = 0
 
     @property
     def state(self) -> State:
@@ -185,7 +189,9 @@ class ServerConnection:
             while (frame := parser.next_frame()) is not None:
                 event = assembler.process(frame)  # None: a fragment, the message goes on
                 if event is not None:
-                    if type(event) is Close:
+                    if type(event) is Message:
+                        self.messages_received += 1
+                    elif type(event) is Close:
                         self.close_received = True
                         self.close_code, self.close_reason = event.code, event.reason
                     return event
@@ -255,6 +261,7 @@ class ServerConnection:
         if self._compressing and self._deflate is not None:
             payload = self._deflate.compress(payload, end)
         self._sending_opcode = None if end else opcode
+        self.messages_sent += end
         frame_opcode = opcode if first else constants.OPCODE_CONTINUATION
         rsv1 = self._compressing and first
         if self.outgoing_frame_filter is not None:
@@ -298,6 +305,7 @@ class ServerConnection:
         close = self.announced_close or close_to_send(code, reason, any_code=self.any_close_code)
         body = close.serialize()
         self.close_sent = True
+        self.sent_close_code, self.sent_close_reason = close.code, close.reason
         return self._control(constants.OPCODE_CLOSE, body)
 
     def close_written_elsewhere(self) -> None:
@@ -315,7 +323,8 @@ class ServerConnection:
         if self.close_sent:
             return b""
         self.close_sent = True
-        body = Close(code, _truncate_utf8(reason, MAX_CLOSE_REASON)).serialize()
+        self.sent_close_code, self.sent_close_reason = code, _truncate_utf8(reason, MAX_CLOSE_REASON)
+        body = Close(self.sent_close_code, self.sent_close_reason).serialize()
         return self._control(constants.OPCODE_CLOSE, body)
 
     def send_frame_unchecked(

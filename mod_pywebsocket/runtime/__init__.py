@@ -16,4 +16,9 @@ registry, the settings, and the ``pywebsocket3`` import name.
 ``settings``         every setting's default, parser and check
 ``aliases``          ``import pywebsocket3``
 ``log_levels``       log-level names
+``log_format``       text or JSON lines, the connection's id on each
+``connection_summary``  a connection in one line: the info line's fields, the handler's error
+``capture``, ``pcapng``, ``capture_flow``  WS_CAPTURE: a pcapng file per connection
+``connections_page``, ``report_html``  ``/connections/``, and the reports' HTML
+``listeners``        what listens where: the ready line and ``/mod_pywebsocket/ready``
 """

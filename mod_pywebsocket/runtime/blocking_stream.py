@@ -51,7 +51,7 @@ from ..core.errors import (
 from ..core.frames import MAX_CLOSE_REASON, Close, Frame, is_valid_close_code
 from ..core.messages import Control, Event, Message
 from . import compat, legacy_attributes
-from .interfaces import Connection, MessageStream, PassiveClosingHook, Request, RuntimeStream
+from .interfaces import ByteTap, Connection, MessageStream, PassiveClosingHook, Request, RuntimeStream
 from .stream_internals import PywebsocketInternals
 from .stream_options import DEFAULT_READ_SIZE as DEFAULT_READ_SIZE
 from .stream_options import StreamOptions as StreamOptions
@@ -124,6 +124,10 @@ class Stream(PywebsocketInternals):
         self._received_fragments: list[bytes] = []  # for _get_message_from_frame
         self._ping_queue: collections.deque[bytes] = collections.deque()
         self._idle_pinged = False
+        self.bytes_received = 0  # what went each way on the connection (the connection's summary)
+        self.bytes_sent = 0
+        #: what records the bytes each way while this connection is captured (WS_CAPTURE)
+        self.capture: ByteTap | None = None
         request.client_terminated = False
         request.server_terminated = False
         request.ws_close_code = None
@@ -241,6 +245,9 @@ class Stream(PywebsocketInternals):
             if not data:
                 self._lost("the peer closed the connection without a close frame")
             self._idle_pinged = False
+            self.bytes_received += len(data)
+            if self.capture is not None:
+                self.capture.received(data)
             return data
 
     def _on_control(self, event: Control) -> None:
@@ -315,7 +322,7 @@ class Stream(PywebsocketInternals):
     def _close_for_failure(self, code: int, reason: str, produce: Callable[..., bytes], *args: Any) -> NoReturn:
         """Send a failure's close (``produce(*args)``) if it can be (a connection already
         gone changes nothing) and raise the exception the handler gets for ``code``."""
-        _log.info("failing the connection with %d: %s", code, reason)
+        _log.debug("failing the connection with %d: %s", code, reason)  # the connection's line says it
         try:
             self._send(self._produce_close, produce, *args)
         except ConnectionTerminatedException:
@@ -455,6 +462,25 @@ class Stream(PywebsocketInternals):
             self._conn.write(data)
         except OSError as e:
             self._lost(f"write failed: {e}", e)
+        self.bytes_sent += len(data)
+        if self.capture is not None:
+            self.capture.sent(data)
+
+    @property
+    def messages_received(self) -> int:
+        return self._core.messages_received
+
+    @property
+    def messages_sent(self) -> int:
+        return self._core.messages_sent
+
+    @property
+    def sent_close_code(self) -> int | None:
+        return self._core.sent_close_code
+
+    @property
+    def sent_close_reason(self) -> str | None:
+        return self._core.sent_close_reason
 
 
 def runtime_stream(request: Request) -> RuntimeStream | None:

@@ -20,12 +20,14 @@ from dataclasses import dataclass, field
 
 from ..core import constants
 from ..core.errors import AbortedByUserException, HandshakeException, VersionException
-from . import compat, legacy_attributes, registry
+from . import capture_flow, compat, legacy_attributes, registry
 from .blocking_stream import StreamOptions, runtime_stream
 from .capacity import RETRY_AFTER, Capacity
+from .connection_summary import ConnectionSummary, HandlerError, handler_error
 from .dispatcher import Dispatcher, DispatchException, HandlerSuite
 from .handshaker import do_handshake
 from .interfaces import Request
+from .log_format import connection_scope, current_connection, new_connection_id
 from .suite_hooks import SuiteHooks
 
 _log = logging.getLogger("mod_pywebsocket.session")
@@ -70,7 +72,20 @@ def handle_upgrade(
     ``on_accept()`` runs once the 101 is sent, before the handler (the standalone
     server sets its socket timeouts there). With ``capacity``, the connection holds
     one of its slots from the handshake to the end, and gets 503 when none is free.
+    Every line logged meanwhile carries the connection's id (``log_format``).
     """
+    with connection_scope(new_connection_id()):
+        return _handle_upgrade(request, dispatcher, options, on_accept, capacity, handshake)
+
+
+def _handle_upgrade(
+    request: Request,
+    dispatcher: Dispatcher,
+    options: StreamOptions,
+    on_accept: Callable[[], object] | None,
+    capacity: Capacity | None,
+    handshake: Handshake,
+) -> Outcome | Refusal:
     try:
         suite = dispatcher.get_handler_suite(request.ws_resource)
     except DispatchException as e:  # a broken handler file (500), a bad path (400)
@@ -98,16 +113,24 @@ def _upgrade(
     suite: HandlerSuite,
     handshake: Handshake,
 ) -> Outcome | Refusal:
-    """The handshake and the handler, both with ``suite``: the one lookup."""
+    """The handshake and the handler, both with ``suite``: the one lookup; then the
+    connection's line in the log (and its capture, with ``WS_CAPTURE``)."""
+    summary = ConnectionSummary.start(current_connection(), request, suite.path)
     try:
         refusal = accept(request, dispatcher, options, suite, handshake)
     except AbortedByUserException:
         return ABORTED
     if refusal is not None:
         return refusal
+    summary.accepted(request)
+    capture = capture_flow.start(options.capture, request, summary)
     if on_accept is not None:
         on_accept()
-    serve(request, suite)
+    aborted, error = serve(request, suite)
+    stream = runtime_stream(request)
+    summary.ended(request, stream, error, aborted)
+    capture_flow.finish(options.capture, capture, summary)
+    summary.log()
     return SERVED
 
 
@@ -152,17 +175,26 @@ def accept(
     return None
 
 
-def serve(request: Request, suite: HandlerSuite) -> None:
-    """Run ``suite``'s transfer_data and the closing handshake; never raises."""
+def serve(request: Request, suite: HandlerSuite) -> tuple[bool, HandlerError | None]:
+    """Run ``suite``'s transfer_data and the closing handshake; never raises. Returns
+    whether the handler aborted the connection, and what it raised (logged once here or
+    by ``SuiteHooks``, with the traceback)."""
+    hooks = SuiteHooks(suite)
+    aborted = False
     try:
         with registry.registered(request):
-            SuiteHooks(suite).transfer_data(request)
+            hooks.transfer_data(request)
     except AbortedByUserException:
-        _log.info("%s: connection aborted by the handler", request.ws_resource)
-    except Exception:
-        # The handler's own exception under pywebsocket3's profile, else a fault of ours.
-        _log.exception("%s: error after the handshake; the connection is dropped", request.ws_resource)
+        _log.debug("%s: connection aborted by the handler", request.ws_resource)
+        aborted = True
+    except Exception as e:
+        # The handler's own exception under pywebsocket3's profile (already logged), else
+        # a fault of ours.
+        if hooks.error is None:
+            _log.exception("%s: error after the handshake; the connection is dropped", request.ws_resource)
+            hooks.error = handler_error(e, None)
     finally:
         stream = runtime_stream(request)
         if stream is not None:
             stream.release_buffers()  # whatever the handler left unfinished
+    return aborted, hooks.error

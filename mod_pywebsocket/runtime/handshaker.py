@@ -157,7 +157,7 @@ class HandshakerBase:
                 e.status = constants.HTTP_STATUS_BAD_REQUEST
             raise
         extensions = format_extensions(request.ws_extensions) if request.ws_extensions else ""
-        _log.info(
+        _log.debug(  # the connection's one info line comes at its end (connection_summary)
             "established %s (%s%s) from %s",
             request.ws_resource,
             self._protocol_rfc(),

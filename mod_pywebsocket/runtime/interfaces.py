@@ -87,6 +87,24 @@ class RuntimeStream(MessageStream, Protocol):
         """Give back the buffer budget the stream holds."""
         ...
 
+    #: what records the bytes each way while the connection is captured (WS_CAPTURE)
+    capture: ByteTap | None
+    #: bytes read and written, whole messages each way (the connection's summary)
+    bytes_received: int
+    bytes_sent: int
+
+    @property
+    def messages_received(self) -> int: ...
+
+    @property
+    def messages_sent(self) -> int: ...
+
+    @property
+    def sent_close_code(self) -> int | None: ...
+
+    @property
+    def sent_close_reason(self) -> str | None: ...
+
 
 class Request(Protocol):
     """What the runtime reads and writes on a request: ``request.WebSocketRequest``, or
@@ -139,6 +157,15 @@ class HandlerHooks(Protocol):
     def do_extra_handshake(self, request: Request) -> None: ...
 
     def passive_closing_handshake(self, request: Request) -> tuple[int | None, str | None]: ...
+
+
+class ByteTap(Protocol):
+    """Sees the bytes of a WebSocket connection each way after its handshake, as they are
+    read and written (``runtime.capture.ConnectionCapture``)."""
+
+    def received(self, data: bytes, /) -> None: ...
+
+    def sent(self, data: bytes, /) -> None: ...
 
 
 class FrameFilter(Protocol):

@@ -15,6 +15,7 @@ exits 2.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -169,8 +170,28 @@ SETTINGS: tuple[Setting, ...] = (
             "answer as RFC 6455/7692 say (rfc) or as pywebsocket3 did (pywebsocket3), where they differ "
             "(default: rfc; embedders read WS_COMPAT)",
             env="WS_COMPAT", option="compat", flag="--compat"),
-    Setting("log_level", "warn", parse_level, "debug, info, warn, error or crit",
+    Setting("log_level", "warn", parse_level, "debug, info (a line per WebSocket), warn, error or crit",
             env="WS_LOG_LEVEL", option="log_level", flag="--log-level"),
+    Setting("log_format", "text", parse_choice("text", "json"),
+            "text, or json: one JSON object per line, with the connection's id on each line of a connection",
+            env="WS_LOG_FORMAT", option="log_format", flag="--log-format"),
+    # -- capture (see docs/operations.md, "Seeing the wire") -----------------------------
+    Setting("capture", "off", parse_choice("off", "errors", "all"),
+            "a pcapng file per WebSocket connection: off, errors (those that ended abnormally or whose handler "
+            "raised) or all; also turns /connections/ on",
+            env="WS_CAPTURE", option="capture", flag="--capture"),
+    Setting("capture_dir", "", parse_text, "where captures go (default: the reports folder's captures/)",
+            env="WS_CAPTURE_DIR", option="capture_dir", flag="--capture-dir"),
+    Setting("capture_frame_bytes", 4096, parse_size,
+            "payload bytes kept of each frame; the rest is summarised in the packet's comment",
+            env="WS_CAPTURE_FRAME_BYTES", option="capture_frame_bytes", flag="--capture-frame-bytes", unit="bytes"),
+    Setting("capture_connection_bytes", 4 * MiB, parse_size,
+            "bytes kept of one connection; past it the capture says what it left out",
+            env="WS_CAPTURE_CONNECTION_BYTES", option="capture_connection_bytes",
+            flag="--capture-connection-bytes", unit="bytes"),
+    Setting("capture_total_bytes", 256 * MiB, parse_size,
+            "all captures together; past it the oldest are deleted",
+            env="WS_CAPTURE_TOTAL_BYTES", option="capture_total_bytes", flag="--capture-total-bytes", unit="bytes"),
     # -- the container only --------------------------------------------------------------
     Setting("processes", 1, parse_positive_int, "Apache child processes (handler state is per process)",
             env="WS_PROCESSES"),
@@ -258,6 +279,7 @@ def from_python_options(options: Mapping[str, str]) -> dict[str, Any]:
             name = OPTION_PREFIX + setting.option
             values[setting.name] = setting.read(options.get(name), f"PythonOption {name}")
     values["shutdown_file"] = (options.get(OPTION_PREFIX + "shutdown_file") or "").strip()
+    values["capture_dir"] = capture_dir(values)
     if not options.get(OPTION_PREFIX + "handler_root"):
         raise SettingError(f"PythonOption {OPTION_PREFIX}handler_root is not set")
     return values
@@ -273,6 +295,7 @@ def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     values["compat"] = values["compat"] or compat.RFC.name
     values["max_buffered"] = max_buffered(values, values["processes"])
     values["document_root"] = values["document_root"] or values["handler_root"]
+    values["capture_dir"] = capture_dir(values)
     for name in ("timeout", "header_timeout"):  # Apache's Timeout and RequestReadTimeout take whole seconds
         if not float(values[name]).is_integer():
             raise SettingError(
@@ -283,6 +306,11 @@ def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     if values["role"] == "balancer":
         values["balancer_members"] = " ".join(balancer_members(values["balancer_members"]))
     return values
+
+
+def capture_dir(values: Mapping[str, Any]) -> str:
+    """``WS_CAPTURE_DIR``, by default the reports folder's ``captures/``."""
+    return values.get("capture_dir") or os.path.join(values.get("reports_dir") or "reports", "captures")
 
 
 def check_folders(values: Mapping[str, Any], user: str = "www-data") -> None:
@@ -372,6 +400,16 @@ def shell_environment(values: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
+def print_error(message: str) -> None:
+    """A start-up error on stderr, before logging is set up: one line, JSON under
+    ``WS_LOG_FORMAT=json`` (read as it is: the setting itself may be what is wrong)."""
+    if os.environ.get("WS_LOG_FORMAT", "").strip().lower() == "json":
+        line = json.dumps({"level": "error", "logger": "mod_pywebsocket.settings", "message": message})
+    else:
+        line = f"mod_pywebsocket: error: {message}"
+    print(line, file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     """The entrypoint's check: ``export`` lines on stdout, or one error line and exit 2.
 
@@ -394,7 +432,7 @@ def main(argv: list[str] | None = None) -> int:
         if values["role"] == "appliance":
             check_folders(values)
     except SettingError as e:
-        print(f"mod_pywebsocket: error: {e}", file=sys.stderr)
+        print_error(str(e))
         return 2
     for name, value in shell_environment(values).items():
         print(f"export {name}={shlex.quote(value)}")

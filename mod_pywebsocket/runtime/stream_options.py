@@ -14,6 +14,7 @@ from ..core.connection import DEFAULT_MAX_MESSAGE_SIZE
 
 if TYPE_CHECKING:
     from .capacity import BufferBudget
+    from .capture_flow import CapturePolicy
     from .interfaces import FrameFilter, IncomingMessageFilter, OutgoingMessageFilter
 
 #: ``StreamOptions.read_size``: what a read asks for at least, from a connection that
@@ -35,6 +36,8 @@ class StreamOptions:
     allowed_origins: frozenset[str] | None = None
     # The process's budget for message data being received (None: only max_message_size).
     buffer_budget: BufferBudget | None = None
+    # WS_CAPTURE: where and how connections are captured (None: not at all).
+    capture: CapturePolicy | None = None
     # pywebsocket's filters (objects with ``filter(...)``), which an extension processor
     # of a handler's own may install; this server's permessage-deflate uses none.
     outgoing_frame_filters: list[FrameFilter] = field(default_factory=list)

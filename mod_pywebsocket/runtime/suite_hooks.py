@@ -22,6 +22,7 @@ from ..core.errors import (
 )
 from . import compat
 from .blocking_stream import default_passive_closing_handshake, runtime_stream
+from .connection_summary import HandlerError, handler_error
 
 if TYPE_CHECKING:
     from .handler_files import HandlerSuite
@@ -36,6 +37,7 @@ class SuiteHooks:
 
     def __init__(self, suite: HandlerSuite) -> None:
         self.suite = suite
+        self.error: HandlerError | None = None  # what transfer_data raised, once it has
 
     def do_extra_handshake(self, request: Request) -> None:
         hook = self.suite.do_extra_handshake
@@ -81,14 +83,18 @@ class SuiteHooks:
             return
         except BadOperationException as e:
             # Expected when the server closed the session under the handler (shutdown).
+            if not request.server_terminated:
+                self.error = handler_error(e, suite.path)
             level = logging.DEBUG if request.server_terminated else logging.WARNING
-            _log.log(level, "%s: bad operation in handler: %s", request.ws_resource, e)
+            _log.log(level, "%s: bad operation in handler: %s", request.ws_resource, self.error or e)
             _close_on_error(request, constants.STATUS_INTERNAL_ENDPOINT_ERROR, "", wait=True)
             return
-        except Exception:
+        except Exception as e:
+            # Logged here, once, with the traceback, whichever profile answers it.
+            self.error = handler_error(e, suite.path)
+            _log.error("%s: handler %s raised %s", request.ws_resource, suite.path, self.error, exc_info=True)
             if not compat.active().close_on_handler_error:
                 raise  # pywebsocket3's answer: the exception ends the connection, no close frame
-            _log.exception("%s: handler %s raised", request.ws_resource, suite.path)
             _close_on_error(request, constants.STATUS_INTERNAL_ENDPOINT_ERROR, "handler error", wait=True)
             return
         if not request.server_terminated:

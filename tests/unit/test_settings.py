@@ -25,16 +25,18 @@ def test_standalone_flags_have_the_settings_defaults():
 def test_python_options_have_the_settings_defaults():
     values = settings.from_python_options({"mod_pywebsocket.handler_root": "/srv/handlers"})
     for setting in settings.SETTINGS:
-        if setting.option is not None and setting.name != "handler_root":
+        if setting.option is not None and setting.name not in ("handler_root", "capture_dir"):
             assert values[setting.name] == setting.default, setting.name
+    assert values["capture_dir"] == "/srv/reports/captures"  # derived: the reports folder's
 
 
 def test_the_environment_has_the_settings_defaults():
     values = settings.from_environment({})
     for setting in settings.SETTINGS:
-        if setting.name not in ("handler_scan", "document_root", "max_buffered", "compat"):  # derived from others
+        if setting.name not in ("handler_scan", "document_root", "max_buffered", "compat", "capture_dir"):  # derived
             assert values[setting.name] == setting.default, setting.name
     assert values["handler_scan"] == values["document_root"] == "/srv/handlers"
+    assert values["capture_dir"] == "/srv/reports/captures"
 
 
 def test_handler_reload_is_on_everywhere():

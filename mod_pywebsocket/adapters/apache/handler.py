@@ -54,7 +54,8 @@ from mod_python import apache  # type: ignore[import-not-found]
 from ...client_conformance.service import builtin_suites
 from ...core import accelerators
 from ...core.handshake import is_websocket_upgrade, parse_allowed_origins
-from ...runtime import compat, flow, registry, settings
+from ...runtime import capture_flow, compat, flow, registry, settings
+from ...runtime import log_format as log_format_module
 from ...runtime.blocking_stream import StreamOptions
 from ...runtime.capacity import BufferBudget, Capacity, set_switch_interval
 from ...runtime.dispatcher import Dispatcher
@@ -77,22 +78,31 @@ class _ApacheLogHandler(logging.Handler):
         (logging.INFO, apache.APLOG_INFO),
     )
 
+    #: WS_LOG_FORMAT=json: the JSON line goes straight to the error log's descriptor (Apache
+    #: would escape it, and add its own text around it).
+    json = False
+
     def emit(self, record: logging.LogRecord) -> None:
-        level = next((ap for py, ap in self._LEVELS if record.levelno >= py), apache.APLOG_DEBUG)
         try:
+            if self.json:
+                os.write(2, (self.format(record) + "\n").encode("ascii"))
+                return
+            level = next((ap for py, ap in self._LEVELS if record.levelno >= py), apache.APLOG_DEBUG)
             for line in self.format(record).splitlines() or [""]:
                 apache.log_error(line, level | apache.APLOG_NOERRNO, apache.main_server)
         except Exception:
             self.handleError(record)
 
 
-def _setup_logging() -> None:
-    if not any(isinstance(h, _ApacheLogHandler) for h in _log.handlers):
+def _setup_logging(log_format: str = "text") -> None:
+    handler = next((h for h in _log.handlers if isinstance(h, _ApacheLogHandler)), None)
+    if handler is None:
         handler = _ApacheLogHandler()
-        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
         _log.addHandler(handler)
         _log.propagate = False
         _log.setLevel(logging.WARNING)
+    handler.json = log_format == "json"
+    log_format_module.configure(handler, log_format, log_format_module.APACHE_TEXT_FORMAT)
 
 
 _setup_logging()
@@ -219,6 +229,7 @@ def _configure(options) -> tuple[Dispatcher, StreamOptions, Capacity]:
             {settings.OPTION_PREFIX + n: v for n, v in zip(_OPTION_NAMES, key, strict=True) if v is not None}
         )
         _log.setLevel(parse_log_level(values["log_level"]))
+        _setup_logging(values["log_format"])
         root = values["handler_root"]
         builtins = builtin_suites(values["client_conformance"], values["reports_dir"])
         dispatcher = Dispatcher(
@@ -233,6 +244,7 @@ def _configure(options) -> tuple[Dispatcher, StreamOptions, Capacity]:
             max_message_size=values["max_message_size"],
             allowed_origins=parse_allowed_origins(values["allowed_origins"]),
             buffer_budget=budget,
+            capture=capture_flow.policy_from(values),
         )
         if values["shutdown_file"]:
             _watch_shutdown_file(values["shutdown_file"])

@@ -15,6 +15,7 @@ port is taken): the entrypoint does not restart it then.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import pwd
@@ -24,14 +25,14 @@ import threading
 import time
 from typing import Any
 
-from ...runtime import registry, settings
+from ...runtime import log_format, registry, settings
 from ...runtime.log_levels import parse_log_level
 from ..standalone.site import Site
 from . import missing
 
 _log = logging.getLogger("mod_pywebsocket.h3")
-LOG_FORMAT = "[%(asctime)s] [%(levelname)s] %(name)s: %(message)s"  # the standalone server's
 RUN_AS = "www-data"
+HEALTHCHECK_AGENT = "mod_pywebsocket-healthcheck"  # the readiness probe's User-Agent
 
 
 def site_options(values: dict[str, Any]) -> argparse.Namespace:
@@ -52,6 +53,11 @@ def site_options(values: dict[str, Any]) -> argparse.Namespace:
         reports_dir=values["reports_dir"],
         compat=values["compat"],
         spki_file=os.environ.get("WS_SPKI_FILE") or None,
+        capture=values["capture"],
+        capture_dir=values["capture_dir"],
+        capture_frame_bytes=values["capture_frame_bytes"],
+        capture_connection_bytes=values["capture_connection_bytes"],
+        capture_total_bytes=values["capture_total_bytes"],
     )
 
 
@@ -62,13 +68,23 @@ class ApplianceSite(Site):
     (``"CONNECT /echo HTTP/3" 200``)."""
 
     _lock = threading.Lock()
+    json_lines = False  # WS_LOG_FORMAT=json: conf/httpd.conf's appliance_json LogFormat
 
     def log_access(
         self, addr: tuple[str, int], request_line: str, status: int, started: float, user_agent: str | None = None
     ) -> None:
+        if user_agent == HEALTHCHECK_AGENT:
+            return  # as Apache's access log leaves the health check out (conf/httpd.conf)
         micros = int((time.monotonic() - started) * 1_000_000)
-        when = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())
-        line = f'{addr[0]} - - [{when}] "{request_line}" {status} - {micros} "{user_agent or "-"}"\n'
+        now = time.time()
+        if self.json_lines:
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+            entry = {"time": stamp, "logger": "access", "remote": addr[0], "request": request_line, "status": status,
+                     "bytes": "-", "duration_us": micros, "user_agent": user_agent or "-"}  # fmt: skip
+            line = json.dumps(entry, ensure_ascii=True) + "\n"
+        else:
+            when = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now))
+            line = f'{addr[0]} - - [{when}] "{request_line}" {status} - {micros} "{user_agent or "-"}"\n'
         with ApplianceSite._lock:
             sys.stdout.write(line)
             sys.stdout.flush()
@@ -91,10 +107,9 @@ def main() -> int:
     try:
         values = settings.from_environment(os.environ)
     except settings.SettingError as e:
-        print(f"mod_pywebsocket: error: {e}", file=sys.stderr)
+        settings.print_error(str(e))
         return 2
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler = log_format.configure(logging.StreamHandler(sys.stderr), values["log_format"])
     logging.getLogger().handlers[:] = [handler]
     logging.getLogger().setLevel(parse_log_level(values["log_level"]))
     _log.setLevel(min(logging.INFO, logging.getLogger().level))
@@ -115,7 +130,9 @@ def main() -> int:
         _log.error("cannot serve HTTP/3 on udp %s: %s", values["listen_h3"], e)
         return 3
     _drop_privileges()
-    listener.site = ApplianceSite(site_options(values))
+    site = ApplianceSite(site_options(values))
+    site.json_lines = values["log_format"] == "json"
+    listener.site = site
     with open(certificate, "rb") as f:
         spki = spki_hash(f.read())
     _log.info("HTTP/3 (RFC 9220) on udp %s:%s; certificate SPKI hash %s", *listener.address[:2], spki)

@@ -18,7 +18,7 @@ import sys
 import threading
 
 from ... import __version__
-from ...runtime import settings
+from ...runtime import log_format, settings
 from ...runtime.capacity import set_switch_interval
 from ...runtime.log_levels import parse_log_level
 from .server import WebSocketServer
@@ -27,7 +27,6 @@ from .site import STANDALONE_REPORTS_DIR
 __all__ = ["WebSocketServer", "_parse_args_and_config", "main"]
 
 _log = logging.getLogger("mod_pywebsocket.standalone")
-LOG_FORMAT = "[%(asctime)s] [%(levelname)s] %(name)s: %(message)s"
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -123,6 +122,12 @@ def _build_parser() -> argparse.ArgumentParser:
         help="user:password for --basic-auth (default test:test)",
     )
     setting("log_level", "--log_level")
+    setting("log_format")
+    setting("capture")
+    setting("capture_dir")
+    setting("capture_frame_bytes")
+    setting("capture_connection_bytes")
+    setting("capture_total_bytes")
     add("--deflate-log-level", "--deflate_log_level", dest="deflate_log_level", help="accepted, ignored")
     add("-l", "--log-file", "--log_file", dest="log_file", default="", help="log to this file instead of stderr")
     add("--log-max", "--log_max", dest="log_max", type=int, default=262144, help="rotate the log file at this size")
@@ -223,7 +228,7 @@ def _configure_logging(options: argparse.Namespace) -> None:
         )
     else:
         handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    log_format.configure(handler, getattr(options, "log_format", "text"))  # embedders pass their own options
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(parse_log_level(options.log_level))

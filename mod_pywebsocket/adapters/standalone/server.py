@@ -8,6 +8,7 @@ client holds one thread for a while and never the accept loop.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import select
@@ -23,6 +24,7 @@ from ...core import accelerators
 from ...core.handshake import is_websocket_upgrade
 from ...runtime import compat, flow, registry, settings
 from ...runtime.capacity import SPARE_THREADS
+from ...runtime.listeners import Listener, document, local_addresses, summary
 from ...runtime.request import WebSocketRequest
 from .http_head import HttpError, error_response, format_response, read_request_head
 from .listener import SocketServerSteps
@@ -30,6 +32,8 @@ from .site import Site
 from .workers import WorkerPool
 
 _log = logging.getLogger("mod_pywebsocket.server")
+# The ready line goes where the "listening on" line does (cli shows this logger at info).
+_ready_log = logging.getLogger("mod_pywebsocket.standalone")
 
 
 _send_ready = accelerators.load("_speedups", "send_ready")  # a send that keeps the GIL, when built
@@ -162,6 +166,7 @@ class WebSocketServer(SocketServerSteps):
         self.server_bind()
         self.server_activate()
         self.scheme = "wss" if self._tls else "ws"
+        self.site.not_ready = "starting"  # /mod_pywebsocket/ready: 503 until serve_forever
         self.h3 = self._start_h3(opt("h3_port"))
 
     def _start_h3(self, port: int | None):
@@ -216,8 +221,29 @@ class WebSocketServer(SocketServerSteps):
                 context.load_verify_locations(o.tls_client_ca)
         return context
 
+    # -- readiness ------------------------------------------------------------
+
+    def listeners(self) -> list[Listener]:
+        """What this server listens on, as bound (port 0 has become a real port)."""
+        bound = tuple((address[4][0], address[4][1]) for _, address in self._sockets)
+        out = [Listener(self.scheme, "tcp", ("HTTP/1.1",), bound)]
+        if self.h3 is not None:
+            out.append(Listener("h3", "udp", ("HTTP/3",), ((self.h3.address[0], self.h3.address[1]),)))
+        return out
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        """Serve until ``shutdown``; the first call says ready: every listener is bound and
+        listening (HTTP/3's loop runs since ``start``), and this loop accepts from now on."""
+        if self.site.ready_document is None and not self._stop.is_set():
+            listeners, local = self.listeners(), local_addresses()
+            body = document("standalone", listeners, local, time.time())
+            self.site.ready_document = (json.dumps(body, indent=1) + "\n").encode("utf-8")
+            _ready_log.info("ready: %s", summary(listeners, local))
+        super().serve_forever(poll_interval)
+
     def shutdown(self, grace: float = 5.0) -> None:
         """Stop accepting, close open WebSockets with 1001, and wait (up to ``grace``) for them."""
+        self.site.ready_document, self.site.not_ready = None, "stopping"
         self._stop.set()
         self._stopped.wait()
         closed = registry.close_all()

@@ -22,7 +22,7 @@ from urllib.parse import unquote, urlsplit
 from ...client_conformance.service import BASE as CONFORMANCE_BASE
 from ...client_conformance.service import builtin_suites
 from ...core.handshake import parse_allowed_origins
-from ...runtime import compat, flow, settings
+from ...runtime import capture_flow, compat, flow, settings
 from ...runtime.blocking_stream import StreamOptions
 from ...runtime.capacity import BufferBudget, Capacity
 from ...runtime.dispatcher import Dispatcher, DispatchException
@@ -56,8 +56,12 @@ CONFORMANCE_PAGE_PATH = "/client-conformance.html"
 CONFORMANCE_PAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "client_conformance", "static",
                                 "client-conformance.html")  # fmt: skip
 STANDALONE_REPORTS_DIR = "reports"  # relative to the working directory
+CONNECTIONS_PATH = "/connections"  # the capture folder: recent connections and their captures
+CAPTURE_SETTINGS = ("capture", "capture_frame_bytes", "capture_connection_bytes", "capture_total_bytes")
 #: Where the certificate's SPKI hash is served (Chromium's --ignore-certificate-errors-spki-list).
 SPKI_PATH = "/mod_pywebsocket/spki"
+#: Readiness: 200 and the listeners (JSON) once the standalone server serves on all of them.
+READY_PATH = "/mod_pywebsocket/ready"
 
 
 class Site:
@@ -84,10 +88,20 @@ class Site:
             max_message_size=opt("max_message_size", settings.default("max_message_size")),
             allowed_origins=parse_allowed_origins(opt("allowed_origins")),
             buffer_budget=BufferBudget(settings.max_buffered({"max_buffered": opt("max_buffered")}), "--max-buffered"),
+            capture=capture_flow.policy_from(
+                {name: opt(name, settings.default(name)) for name in CAPTURE_SETTINGS}
+                | {"capture_dir": opt("capture_dir") or os.path.join(reports_dir, "captures")}
+            ),
         )
+        capture = self.stream_options.capture
+        self._capture_dir = os.path.realpath(capture.store.directory) if capture is not None else None
         self.timeout = float(opt("timeout", settings.default("timeout")))
         self.capacity = Capacity(int(opt("max_connections", settings.default("max_connections"))), "--max-connections")
         self.spki_file: str | None = opt("spki_file")  # served at SPKI_PATH when set
+        # READY_PATH answers ready_document once set, else 503 with the not_ready reason; with
+        # neither (the appliance's HTTP/3 process: Apache answers there) it is an ordinary path.
+        self.ready_document: bytes | None = None
+        self.not_ready = ""
         credential = opt("basic_auth_credential", "test:test")
         self._basic_auth = (
             b"Basic " + base64.b64encode(credential.encode("utf-8")) if opt("use_basic_auth", False) else None
@@ -131,11 +145,22 @@ class Site:
         """``(status, headers, body)`` for a request that is not a WebSocket: a refusal on
         a handler's resource (426), else a file of the site, or the error."""
         refusal = self.refuse_upgrade(target, headers)
+        if refusal is None and target.split("?", 1)[0] == READY_PATH and (self.ready_document or self.not_ready):
+            return self._ready_answer(method)
         if refusal is None:
             refusal = flow.refuse_plain_request(target, self.dispatcher)
         if refusal is not None:
             return error_answer(refusal.status, refusal.message, refusal.headers)
         return self._file_answer(method, target)
+
+    def _ready_answer(self, method: str) -> Answer:
+        if method not in ("GET", "HEAD"):
+            return error_answer(405, "only GET and HEAD", [("Allow", "GET, HEAD")])
+        if self.ready_document is None:
+            return error_answer(
+                503, f"not ready: {self.not_ready}", [("Retry-After", "1"), ("Cache-Control", "no-store")]
+            )
+        return 200, [("Content-Type", "application/json"), ("Cache-Control", "no-store")], self.ready_document
 
     def _file_answer(self, method: str, target: str) -> Answer:
         if method not in ("GET", "HEAD"):
@@ -169,6 +194,8 @@ class Site:
             return None
         if path == SPKI_PATH and self.spki_file is not None:
             return self.spki_file
+        if self._capture_dir is not None and (path + "/").startswith(CONNECTIONS_PATH + "/"):
+            return _file_under(self._capture_dir, path[len(CONNECTIONS_PATH) :])
         if self._reports_dir is not None and (path + "/").startswith(REPORTS_PATH + "/"):
             return _file_under(self._reports_dir, path[len(REPORTS_PATH) :])
         found = _file_under(self._document_root, path)

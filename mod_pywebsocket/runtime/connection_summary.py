@@ -1,0 +1,177 @@
+"""One WebSocket connection in one line: what the log, the capture and ``/connections/`` say.
+
+``ConnectionSummary`` is filled in by the flow (``runtime.flow``) as the connection goes:
+who came over what, to which handler, and, at its end, what went each way, how it
+closed and what the handler raised. ``log()`` writes it as the connection's one line at
+``info`` (text: readable; JSON: every field, see ``log_format``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ..core.headers import format_extensions
+from .interfaces import Request, RuntimeStream
+
+_log = logging.getLogger("mod_pywebsocket.connection")
+
+
+def transport_of(request: Request) -> str:
+    """What the WebSocket came over: ``ws``, ``wss``, ``HTTP/2`` (Apache says ``HTTP/2.0``)
+    or ``HTTP/3``."""
+    protocol = str(request.protocol)
+    for version in ("HTTP/2", "HTTP/3"):
+        if protocol.startswith(version):
+            return version
+    is_https = getattr(request, "is_https", None)
+    return "wss" if callable(is_https) and is_https() else "ws"
+
+
+def address_of(address: object) -> tuple[str, int]:
+    """``(host, port)`` of a socket address as the adapters give it (``("?", 0)`` if none)."""
+    if isinstance(address, tuple) and len(address) >= 2:
+        return str(address[0]), int(address[1]) if isinstance(address[1], int) else 0
+    return "?", 0
+
+
+@dataclass
+class HandlerError:
+    """What a handler raised: the exception, and where in the handler's file."""
+
+    type: str
+    message: str
+    file: str
+    line: int
+    function: str
+
+    def __str__(self) -> str:
+        return f"{self.type}: {self.message} ({os.path.basename(self.file)}:{self.line} in {self.function})"
+
+
+def handler_error(exc: BaseException, handler_path: str | None) -> HandlerError:
+    """``exc``'s innermost frame in the handler's file (else its innermost frame at all)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    chosen = frames[-1] if frames else None
+    if handler_path:
+        real = os.path.realpath(handler_path)
+        for frame in reversed(frames):
+            if os.path.realpath(frame.filename) == real:
+                chosen = frame
+                break
+    if chosen is None:
+        return HandlerError(type(exc).__name__, str(exc), handler_path or "?", 0, "?")
+    return HandlerError(type(exc).__name__, str(exc), chosen.filename, chosen.lineno or 0, chosen.name)
+
+
+@dataclass
+class ConnectionSummary:
+    """One connection's fields (the JSON line's, ``/connections/``'s)."""
+
+    connection: str
+    transport: str
+    resource: str
+    handler: str
+    peer: str
+    local: str
+    origin: str | None = None
+    subprotocol: str | None = None
+    extensions: str | None = None
+    started: float = field(default_factory=time.time)
+    duration: float = 0.0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    messages_in: int = 0
+    messages_out: int = 0
+    close_in: int | None = None  # the peer's close code (1005: a close without one)
+    close_in_reason: str | None = None
+    close_out: int | None = None  # ours
+    close_out_reason: str | None = None
+    outcome: str = "open"  # closed, dropped (no closing handshake), aborted (by the handler)
+    error: str | None = None  # what the handler raised, and where
+    capture: str | None = None  # the capture file's name, when one was kept
+
+    @classmethod
+    def start(cls, connection: str, request: Request, handler: str) -> ConnectionSummary:
+        peer = address_of(getattr(request.connection, "remote_addr", None))
+        local = address_of(getattr(request.connection, "local_addr", None))
+        return cls(
+            connection=connection,
+            transport=transport_of(request),
+            resource=request.ws_resource,
+            handler=handler,
+            peer=f"{peer[0]}:{peer[1]}",
+            local=f"{local[0]}:{local[1]}",
+        )
+
+    def accepted(self, request: Request) -> None:
+        """The handshake's results."""
+        self.origin = request.ws_origin
+        self.subprotocol = request.ws_protocol
+        self.extensions = format_extensions(request.ws_extensions) if request.ws_extensions else None
+
+    def ended(self, request: Request, stream: RuntimeStream | None, error: HandlerError | None, aborted: bool) -> None:
+        """The end: counters and closes from ``stream`` (a ``blocking_stream.Stream``, or None)."""
+        self.duration = time.time() - self.started
+        if stream is not None:
+            self.bytes_in, self.bytes_out = stream.bytes_received, stream.bytes_sent
+            self.messages_in, self.messages_out = stream.messages_received, stream.messages_sent
+            self.close_out, self.close_out_reason = stream.sent_close_code, stream.sent_close_reason
+        self.close_in = request.ws_close_code if request.client_terminated else None
+        self.close_in_reason = request.ws_close_reason if request.client_terminated else None
+        if error is not None:
+            self.error = str(error)
+        if aborted:
+            self.outcome = "aborted"
+        elif self.close_in is not None and self.close_out is not None:
+            self.outcome = "closed"
+        else:
+            self.outcome = "dropped"
+
+    @property
+    def abnormal(self) -> bool:
+        """Whether ``WS_CAPTURE=errors`` keeps it: no clean closing handshake, or an error."""
+        clean = (1000, 1001)
+        return (
+            self.error is not None
+            or self.outcome != "closed"
+            or self.close_in not in clean
+            or self.close_out not in clean
+        )
+
+    def fields(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def text(self) -> str:
+        """The line's text: ``wss /echo 172.17.0.1:51234 -> echo_wsh.py, ...``."""
+        parts = [f"{self.transport} {self.resource} from {self.peer}", f"handler {os.path.basename(self.handler)}"]
+        if self.origin:
+            parts.append(f"origin {self.origin}")
+        if self.subprotocol:
+            parts.append(f"subprotocol {self.subprotocol}")
+        if self.extensions:
+            parts.append(f"extensions {self.extensions}")
+        parts.append(f"in {self.messages_in} msg/{self.bytes_in} B, out {self.messages_out} msg/{self.bytes_out} B")
+        parts.append(f"{self.duration:.3f} s")
+        parts.append(
+            f"{self.outcome}: close in {_close(self.close_in, self.close_in_reason)}, "
+            f"out {_close(self.close_out, self.close_out_reason)}"
+        )
+        if self.error:
+            parts.append(f"handler error {self.error}")
+        if self.capture:
+            parts.append(f"capture {self.capture}")
+        return ", ".join(parts)
+
+    def log(self) -> None:
+        _log.info("%s", self.text(), extra={"fields": self.fields(), "connection": self.connection})
+
+
+def _close(code: int | None, reason: str | None) -> str:
+    if code is None:
+        return "-"
+    return f"{code} {reason!r}" if reason else str(code)

@@ -1,0 +1,234 @@
+"""``/connections/``: the recent WebSocket connections, with their captures (``WS_CAPTURE``).
+
+With capture on, every connection's end writes, in the capture folder, ``<name>.json``
+(its summary and its frames as a wire log); shortly after (``INDEX_DELAY``, once for
+all the connections that ended meanwhile) the overview ``index.html`` of the newest
+``RECENT`` connections is written, with the pages ``<name>.html`` it links to (each
+connection's frames, rendered as the client-conformance case pages are): time, transport, handler, origin, subprotocol,
+extensions, messages and bytes each way, duration, close codes, the handler's error,
+each linking to its page and to its ``.pcapng`` when the store kept one. Static
+files, so every listener serves them the same way (Apache by an ``Alias``, the
+standalone server and the HTTP/3 listener from the folder). Several processes write
+the folder; each write is a whole file renamed into place, and the overview is
+rebuilt from the summaries at each connection's end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import quote
+
+from .capture import FrameRecord
+from .connection_summary import ConnectionSummary
+from .report_html import _e, page, wirelog_table
+
+#: Connections the overview lists; summaries and pages kept (older ones are deleted).
+RECENT = 200
+KEPT = 1000
+#: Lines of one connection's wire log (its page); the rest is counted.
+WIRE_LINES = 2000
+_SHOWN = 64  # payload bytes shown per frame, as on the case pages
+
+_OPCODES = {0: "continuation", 1: "text", 2: "binary", 8: "close", 9: "ping", 10: "pong"}
+
+
+def wire_log(frames: Sequence[FrameRecord], started: float) -> tuple[list[list[Any]], int]:
+    """The frames as the case pages' wire log (``[ms, "RX"|"TX", text]``: RX what the
+    client sent), and how many lines were left out."""
+    lines: list[list[Any]] = []
+    for frame in frames[:WIRE_LINES]:
+        direction = "RX" if frame.direction == "in" else "TX"
+        rsv = f"{int(frame.rsv1)}{int(frame.rsv2)}{int(frame.rsv3)}"
+        text = (
+            f"{_OPCODES.get(frame.opcode, f'opcode {frame.opcode}')} fin={int(frame.fin)} rsv={rsv} "
+            f"len={frame.length}: {_show(frame.opcode, frame.payload, frame.length)}"
+        )
+        lines.append([round((frame.time - started) * 1000, 1), direction, text])
+    return lines, max(len(frames) - WIRE_LINES, 0)
+
+
+def _show(opcode: int, payload: bytes, length: int) -> str:
+    if opcode == 8 and len(payload) >= 2:
+        code = int.from_bytes(payload[:2], "big")
+        return f"code {code} {payload[2:].decode('utf-8', 'replace')!r}"
+    if not length:
+        return "(empty)"
+    head = payload[:_SHOWN]
+    try:
+        text = repr(head.decode("utf-8"))
+    except UnicodeDecodeError:
+        text = head.hex(" ")
+    return text + (" ..." if length > len(head) else "")
+
+
+def record(directory: str, summary: ConnectionSummary, frames: Sequence[FrameRecord]) -> None:
+    """Write the connection's summary and page, then the overview (see the module)."""
+    name = file_name(summary)
+    lines, dropped = wire_log(frames, summary.started)
+    entry = summary.fields() | {"wirelog": lines, "wirelogDropped": dropped}
+    try:
+        os.makedirs(directory, exist_ok=True)
+        _write(os.path.join(directory, name + ".json"), json.dumps(entry, ensure_ascii=True))
+    except OSError:
+        return  # a full or read-only folder: the log line still says everything
+    _schedule_index(directory)
+
+
+#: Seconds the overview waits for more connections to end before it is written: it reads
+#: up to RECENT summaries, which measured as most of a capturing connection's cost when
+#: it was written at every end (a few ms each).
+INDEX_DELAY = 0.5
+_pending: set[str] = set()
+_pending_lock = threading.Lock()
+
+
+def _schedule_index(directory: str) -> None:
+    """Write ``directory``'s overview INDEX_DELAY from now, once for every connection that
+    ends meanwhile (per process)."""
+    with _pending_lock:
+        if directory in _pending:
+            return
+        _pending.add(directory)
+    timer = threading.Timer(INDEX_DELAY, _write_pending_index, (directory,))
+    timer.daemon = True
+    timer.start()
+
+
+def _write_pending_index(directory: str) -> None:
+    with _pending_lock:
+        _pending.discard(directory)
+    try:
+        write_index(directory)
+    except OSError:
+        pass
+
+
+def file_name(summary: ConnectionSummary) -> str:
+    """``20261206-182034.123-c0ffee00``: sorts by time (to the millisecond); the capture's name too."""
+    started = summary.started
+    return f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime(started))}.{int(started % 1 * 1000):03d}-{summary.connection}"
+
+
+def connection_page(entry: dict[str, Any]) -> str:
+    g = entry.get
+    rows = [
+        ("Connection", _e(g("connection"))),
+        ("Started", _e(_when(g("started")))),
+        ("Transport", _e(g("transport"))),
+        ("Resource", _e(g("resource"))),
+        ("Handler", _e(g("handler"))),
+        ("Peer", _e(g("peer"))),
+        ("Server", _e(g("local"))),
+        ("Origin", _e(g("origin"))),
+        ("Subprotocol", _e(g("subprotocol"))),
+        ("Extensions", _e(g("extensions"))),
+        ("Received", f"{_e(g('messages_in'))} messages, {_e(g('bytes_in'))} bytes"),
+        ("Sent", f"{_e(g('messages_out'))} messages, {_e(g('bytes_out'))} bytes"),
+        ("Duration", f"{float(g('duration') or 0):.3f} s"),
+        ("Outcome", _e(g("outcome"))),
+        ("Client's close", _e(g("close_in"))),
+        ("Server's close", _e(g("close_out"))),
+        ("Handler error", _e(g("error"))),
+        ("Capture", _capture_link(g("capture"))),
+    ]
+    fields = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
+    dropped = int(g("wirelogDropped") or 0)
+    note = f"<p>{dropped} more frames are in the capture only.</p>" if dropped else ""
+    body = (
+        '<p><a href="index.html">&larr; all connections</a></p>\n'
+        f"<h1>Connection {_e(g('connection'))} &mdash; {_e(g('resource'))}</h1>\n<dl>{fields}</dl>\n"
+        "<h2>Frames</h2><p>RX: what the client sent; TX: what the server sent.</p>"
+        f"{wirelog_table(g('wirelog'), bool(dropped))}{note}"
+    )
+    return page(f"Connection {g('connection')}", body)
+
+
+def write_index(directory: str) -> None:
+    """The overview of the newest ``RECENT`` connections; summaries past ``KEPT`` deleted."""
+    names = sorted((n for n in os.listdir(directory) if n.endswith(".json")), reverse=True)
+    for old in names[KEPT:]:
+        for suffix in (".json", ".html"):
+            _remove(os.path.join(directory, old[: -len(".json")] + suffix))
+    rows = []
+    for name in names[:RECENT]:
+        entry = _load(os.path.join(directory, name))
+        if entry is None:
+            continue
+        stem = name[: -len(".json")]
+        rows.append(_index_row(stem, entry))
+        page_path = os.path.join(directory, stem + ".html")
+        if not os.path.exists(page_path):  # its page is made with the overview, not at its end
+            _write(page_path, connection_page(entry))
+    head = (
+        "<tr><th>started (UTC)</th><th>transport</th><th>resource</th><th>handler</th><th>origin</th>"
+        "<th>subprotocol</th><th>extensions</th><th>in</th><th>out</th><th>duration</th>"
+        "<th>close in / out</th><th>error</th><th>capture</th></tr>"
+    )
+    table = f"<table>{head}{''.join(rows)}</table>" if rows else "<p>No connections yet.</p>"
+    body = (
+        "<h1>Recent WebSocket connections</h1>\n"
+        f"<p>The newest {RECENT} first; each links to its frames and, when kept, its capture (pcapng, "
+        "for Wireshark).</p>\n" + table
+    )
+    _write(os.path.join(directory, "index.html"), page("Recent WebSocket connections", body))
+
+
+def _index_row(name: str, entry: dict[str, Any]) -> str:
+    g = entry.get
+    css = "failed" if g("error") else ("ok" if g("outcome") == "closed" else "wrong")
+    cells = [
+        f'<a href="{quote(name)}.html">{_e(_when(g("started")))}</a>',
+        _e(g("transport")),
+        _e(g("resource")),
+        _e(os.path.basename(str(g("handler") or ""))),
+        _e(g("origin")),
+        _e(g("subprotocol")),
+        _e(g("extensions")),
+        f"{_e(g('messages_in'))} msg / {_e(g('bytes_in'))} B",
+        f"{_e(g('messages_out'))} msg / {_e(g('bytes_out'))} B",
+        f"{float(g('duration') or 0):.3f} s",
+        f'<span class="badge {css}">{_e(g("close_in") or "-")} / {_e(g("close_out") or "-")}</span>',
+        _e(g("error")),
+        _capture_link(g("capture")),
+    ]
+    return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+
+
+def _capture_link(capture: Any) -> str:
+    if not isinstance(capture, str) or "/" in capture or not capture.endswith(".pcapng"):
+        return ""
+    return f'<a href="{quote(capture)}">{_e(capture)}</a>'
+
+
+def _when(started: Any) -> str:
+    if not isinstance(started, (int, float)):
+        return ""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(started)) + f".{int(started % 1 * 1000):03d}"
+
+
+def _load(path: str) -> dict[str, Any] | None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            entry = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return entry if isinstance(entry, dict) else None
+
+
+def _write(path: str, text: str) -> None:
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def _remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass
