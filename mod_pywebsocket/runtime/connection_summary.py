@@ -12,7 +12,7 @@ import logging
 import os
 import time
 import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.headers import format_extensions
@@ -144,7 +144,7 @@ class ConnectionSummary:
         )
 
     def fields(self) -> dict[str, Any]:
-        return asdict(self)
+        return dict(self.__dict__)  # every field is a plain value (asdict's deep copy: 10x the time)
 
     def text(self) -> str:
         """The line's text: ``wss /echo 172.17.0.1:51234 -> echo_wsh.py, ...``."""

@@ -276,3 +276,20 @@ def test_a_handler_that_does_not_read_holds_one_window(h3):
     assert 0 < unread <= (4 << 20) + (64 << 10), unread
     assert ws.recv() == str(24 << 20)
     ws.close()
+
+
+def test_the_readiness_endpoint_over_http3(server):
+    """/mod_pywebsocket/ready answers over HTTP/3 what it answers over TCP (the appliance's
+    HTTP/3 listener reads the readiness watcher's file: 200 once every listener serves)."""
+    deadline = time.monotonic() + 20
+    while True:
+        with H3Connection("127.0.0.1", server.h3_port) as conn:
+            headers, body = conn.get("/mod_pywebsocket/ready")
+        if headers[":status"] == "200" or time.monotonic() > deadline:
+            break
+        assert headers[":status"] == "503" and body.startswith(b"not ready: "), (headers, body)
+        time.sleep(0.2)
+    assert headers[":status"] == "200", body
+    document = json.loads(body)
+    assert document["ready"] is True
+    assert any(listener["transport"] == "udp" for listener in document["listeners"])

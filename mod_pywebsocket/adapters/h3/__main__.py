@@ -70,6 +70,26 @@ class ApplianceSite(Site):
     _lock = threading.Lock()
     json_lines = False  # WS_LOG_FORMAT=json: conf/httpd.conf's appliance_json LogFormat
 
+    def __init__(self, options: argparse.Namespace, run_dir: str) -> None:
+        super().__init__(options)
+        self._run_dir = run_dir
+        self.not_ready = "starting"  # /mod_pywebsocket/ready is answered (by _ready_answer)
+
+    def _ready_answer(self, method: str) -> tuple[int, list[tuple[str, str]], bytes]:
+        """/mod_pywebsocket/ready over HTTP/3 too: what Apache answers on TCP, from the
+        readiness watcher's files (conf/readiness.conf)."""
+        try:
+            with open(os.path.join(self._run_dir, "ready"), "rb") as f:
+                self.ready_document = f.read()
+        except OSError:
+            self.ready_document = None
+            try:
+                with open(os.path.join(self._run_dir, "not-ready"), encoding="utf-8") as f:
+                    self.not_ready = f.read().strip().removeprefix("not ready: ") or "starting"
+            except OSError:
+                self.not_ready = "starting"
+        return super()._ready_answer(method)
+
     def log_access(
         self, addr: tuple[str, int], request_line: str, status: int, started: float, user_agent: str | None = None
     ) -> None:
@@ -130,7 +150,7 @@ def main() -> int:
         _log.error("cannot serve HTTP/3 on udp %s: %s", values["listen_h3"], e)
         return 3
     _drop_privileges()
-    site = ApplianceSite(site_options(values))
+    site = ApplianceSite(site_options(values), values["run_dir"])
     site.json_lines = values["log_format"] == "json"
     listener.site = site
     with open(certificate, "rb") as f:
