@@ -48,7 +48,8 @@ def wire_log(frames: Sequence[FrameRecord], started: float) -> tuple[list[list[A
         rsv = f"{int(frame.rsv1)}{int(frame.rsv2)}{int(frame.rsv3)}"
         text = (
             f"{_OPCODES.get(frame.opcode, f'opcode {frame.opcode}')} fin={int(frame.fin)} rsv={rsv} "
-            f"len={frame.length}: {_show(frame.opcode, frame.payload, frame.length)}"
+            f"len={frame.length}: {'compressed ' if frame.rsv1 and frame.opcode in (1, 2) else ''}"
+            f"{_show(frame.opcode, frame.payload, frame.length)}"
         )
         lines.append([round((frame.time - started) * 1000, 1), direction, text])
     return lines, max(len(frames) - WIRE_LINES, 0)

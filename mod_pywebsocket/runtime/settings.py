@@ -383,6 +383,11 @@ def shell_environment(values: Mapping[str, Any]) -> dict[str, str]:
     out = {s.env: text(values[s.name]) for s in SETTINGS if s.env is not None}
     level = values["log_level"]
     out["WS_APACHE_LOG_LEVEL"] = _APACHE_LEVELS.get(level, level)
+    if out["WS_APACHE_LOG_LEVEL"] in ("info", "notice"):
+        # At info a connection gets one line, ours (connection_summary): mod_ssl's and
+        # mod_http2's own lines per connection ("Connection to child ... established", ...)
+        # come at debug only.
+        out["WS_APACHE_LOG_LEVEL"] += " ssl:warn http2:warn"
     out["WS_TLS_PROTOCOLS"] = "h2 http/1.1" if values["http2"] else "http/1.1"
     # TLS 1.3 sends (stateful) tickets after the handshake even with SSLSessionTickets off:
     # OpenSSL's NumTickets must be 0 too when tickets are off.
