@@ -34,6 +34,7 @@ from ..core.errors import ProtocolError
 from ..core.frames import MAX_CONTROL_PAYLOAD
 from ..core.messages import Close, Control, Message
 from ..runtime.interfaces import Connection, TimedConnection
+from ..runtime.report_html import show_payload
 from .case import Case, ExpectedClose, Observation
 from .verdicts import Outcome, judge
 
@@ -369,11 +370,4 @@ def _opcode_name(opcode: int) -> str:
 
 
 def _show(payload: bytes) -> str:
-    if not payload:
-        return "(empty)"
-    head = payload[:_HEX_SHOWN]
-    try:
-        text = repr(head.decode("utf-8"))
-    except UnicodeDecodeError:
-        text = head.hex(" ")
-    return text + (" ..." if len(payload) > _HEX_SHOWN else "")
+    return show_payload(payload, len(payload), _HEX_SHOWN)

@@ -20,6 +20,11 @@ from .interfaces import Request, RuntimeStream
 
 _log = logging.getLogger("mod_pywebsocket.connection")
 
+#: Close codes that say an endpoint failed (RFC 6455 7.4.1, and 1006/1015 which no frame
+#: carries): protocol error, unacceptable or inconsistent data, policy, too big, missing
+#: extension, internal error, bad gateway, TLS. 1000, 1001, 1005 and 3000-4999 are not.
+ERROR_CLOSE_CODES = frozenset({1002, 1003, 1006, 1007, 1008, 1009, 1010, 1011, 1014, 1015})
+
 
 def transport_of(request: Request) -> str:
     """What the WebSocket came over: ``ws``, ``wss``, ``HTTP/2`` (Apache says ``HTTP/2.0``)
@@ -134,13 +139,13 @@ class ConnectionSummary:
 
     @property
     def abnormal(self) -> bool:
-        """Whether ``WS_CAPTURE=errors`` keeps it: no clean closing handshake, or an error."""
-        clean = (1000, 1001)
+        """Whether ``WS_CAPTURE=errors`` keeps it: the handler raised, there was no closing
+        handshake, or a close said something went wrong (``ERROR_CLOSE_CODES``)."""
         return (
             self.error is not None
             or self.outcome != "closed"
-            or self.close_in not in clean
-            or self.close_out not in clean
+            or self.close_in in ERROR_CLOSE_CODES
+            or self.close_out in ERROR_CLOSE_CODES
         )
 
     def fields(self) -> dict[str, Any]:
@@ -168,7 +173,8 @@ class ConnectionSummary:
         return ", ".join(parts)
 
     def log(self) -> None:
-        _log.info("%s", self.text(), extra={"fields": self.fields(), "connection": self.connection})
+        if _log.isEnabledFor(logging.INFO):  # the line is made only when it is written
+            _log.info("%s", self.text(), extra={"fields": self.fields(), "connection": self.connection})
 
 
 def _close(code: int | None, reason: str | None) -> str:

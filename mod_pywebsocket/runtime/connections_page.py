@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 from .capture import FrameRecord
 from .connection_summary import ConnectionSummary
-from .report_html import _e, page, wirelog_table
+from .report_html import _e, page, show_payload, wirelog_table
 
 #: Connections the overview lists; summaries and pages kept (older ones are deleted).
 RECENT = 200
@@ -59,14 +59,7 @@ def _show(opcode: int, payload: bytes, length: int) -> str:
     if opcode == 8 and len(payload) >= 2:
         code = int.from_bytes(payload[:2], "big")
         return f"code {code} {payload[2:].decode('utf-8', 'replace')!r}"
-    if not length:
-        return "(empty)"
-    head = payload[:_SHOWN]
-    try:
-        text = repr(head.decode("utf-8"))
-    except UnicodeDecodeError:
-        text = head.hex(" ")
-    return text + (" ..." if length > len(head) else "")
+    return show_payload(payload, length, _SHOWN)
 
 
 def record(directory: str, summary: ConnectionSummary, frames: Sequence[FrameRecord]) -> None:

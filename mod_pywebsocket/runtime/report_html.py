@@ -56,6 +56,19 @@ def _short(text: Any) -> str:
     return s if len(s) <= MAX_SHOWN else f"{s[:MAX_SHOWN]}… ({len(s) - MAX_SHOWN} more characters)"
 
 
+def show_payload(payload: bytes, length: int, shown: int) -> str:
+    """A frame's payload in a wire log: its first ``shown`` bytes as text when they are
+    UTF-8, else as hex, and `` ...`` when the frame (``length`` bytes) has more."""
+    if not length:
+        return "(empty)"
+    head = payload[:shown]
+    try:
+        text = repr(head.decode("utf-8"))
+    except UnicodeDecodeError:
+        text = head.hex(" ")
+    return text + (" ..." if length > len(head) else "")
+
+
 def wirelog_table(lines: Any, truncated: bool = False) -> str:
     """A wire log (``[ms, "TX"|"RX", text]`` lines) as a table; also ``/connections/``'s."""
     if not isinstance(lines, list) or not lines:

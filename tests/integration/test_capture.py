@@ -115,28 +115,25 @@ def _run_tcp(server, scheme: str) -> list[tuple[int, bytes]]:
 def _run_h2(server) -> list[tuple[int, bytes]]:
     conn = H2Connection("127.0.0.1", server.https_port, server.ssl_context())
     try:
-        ws = conn.open_websocket("/scanned/echo")
-        assert ws.status == 200
-
-        def read():
-            frame = ws.recv_frame()
-            return frame.opcode, frame.payload
-
-        return _script(lambda op, payload, fin=True: ws.send_frame(op, payload, fin=fin), read)
+        return _run_on_stream(conn.open_websocket("/scanned/echo"))
     finally:
         conn.close()
 
 
 def _run_h3(server) -> list[tuple[int, bytes]]:
     with H3Connection("127.0.0.1", server.h3_port) as conn:
-        ws = conn.open_websocket("/scanned/echo")
-        assert ws.status == 200
+        return _run_on_stream(conn.open_websocket("/scanned/echo"))
 
-        def read():
-            frame = ws.recv_frame()
-            return frame.opcode, frame.payload
 
-        return _script(lambda op, payload, fin=True: ws.send_frame(op, payload, fin=fin), read)
+def _run_on_stream(ws) -> list[tuple[int, bytes]]:
+    """The script over an HTTP/2 or HTTP/3 test client's WebSocket (the same calls)."""
+    assert ws.status == 200
+
+    def read():
+        frame = ws.recv_frame()
+        return frame.opcode, frame.payload
+
+    return _script(lambda op, payload, fin=True: ws.send_frame(op, payload, fin=fin), read)
 
 
 def _script(send, read) -> list[tuple[int, bytes]]:

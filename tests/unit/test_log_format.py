@@ -163,3 +163,23 @@ def test_access_lines_with_apaches_hex_escapes_become_valid_json():
     entry = json.loads(error_log.access_line(raw))
     assert entry["request"] == 'GET /\u00ff"x HTTP/1.1' and entry["status"] == 404
     assert json.loads(error_log.access_line(b"garbage {\n"))["message"] == "garbage {"
+
+
+@pytest.mark.parametrize(
+    ("close_in", "close_out", "outcome", "error", "abnormal"),
+    [
+        (1000, 1000, "closed", None, False),
+        (1001, 1001, "closed", None, False),
+        (1005, 1005, "closed", None, False),  # an empty close each way
+        (4000, 4000, "closed", None, False),  # an application's own code
+        (1000, 1011, "closed", None, True),
+        (1002, 1002, "closed", None, True),
+        (None, None, "dropped", None, True),
+        (1000, 1000, "closed", "KeyError: 'x' (x_wsh.py:5 in f)", True),
+        (None, None, "aborted", None, True),
+    ],
+)
+def test_what_ws_capture_errors_keeps(close_in, close_out, outcome, error, abnormal):
+    summary = ConnectionSummary("1", "ws", "/x", "/h/x_wsh.py", "a:1", "b:2", close_in=close_in,
+                                close_out=close_out, outcome=outcome, error=error)  # fmt: skip
+    assert summary.abnormal is abnormal

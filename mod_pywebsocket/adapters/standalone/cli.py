@@ -273,6 +273,11 @@ def main(argv: list[str] | None = None) -> int:
     if options.tls_keylog:
         _log.warning("TLS key log on: the secrets of every TLS and QUIC connection go to %s (test machines only)",
                      options.tls_keylog)  # fmt: skip
+    capture = server.site.stream_options.capture
+    if capture is not None:
+        which = "every WebSocket connection" if capture.store.mode == "all" else "WebSocket connections that go wrong"
+        _log.warning("capture on: %s, as pcapng files in %s; /connections/ lists them",
+                     which, os.path.abspath(capture.store.directory))  # fmt: skip
     if server.h3 is not None:
         host, port = server.h3.address[:2]
         _log.info(
