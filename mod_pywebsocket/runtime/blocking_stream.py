@@ -124,10 +124,9 @@ class Stream(PywebsocketInternals):
         self._received_fragments: list[bytes] = []  # for _get_message_from_frame
         self._ping_queue: collections.deque[bytes] = collections.deque()
         self._idle_pinged = False
-        self.bytes_received = 0  # what went each way on the connection (the connection's summary)
-        self.bytes_sent = 0
-        #: what records the bytes each way while this connection is captured (WS_CAPTURE)
-        self.capture: ByteTap | None = None
+        #: what sees the bytes each way (a capture, or a count for the connection's log line);
+        #: None, the default, costs one check per read and write
+        self.tap: ByteTap | None = None
         request.client_terminated = False
         request.server_terminated = False
         request.ws_close_code = None
@@ -245,9 +244,8 @@ class Stream(PywebsocketInternals):
             if not data:
                 self._lost("the peer closed the connection without a close frame")
             self._idle_pinged = False
-            self.bytes_received += len(data)
-            if self.capture is not None:
-                self.capture.received(data)
+            if self.tap is not None:
+                self.tap.received(data)
             return data
 
     def _on_control(self, event: Control) -> None:
@@ -462,9 +460,8 @@ class Stream(PywebsocketInternals):
             self._conn.write(data)
         except OSError as e:
             self._lost(f"write failed: {e}", e)
-        self.bytes_sent += len(data)
-        if self.capture is not None:
-            self.capture.sent(data)
+        if self.tap is not None:
+            self.tap.sent(data)
 
     @property
     def messages_received(self) -> int:

@@ -348,6 +348,14 @@ class ConnectionCapture:
 
     # -- reading -----------------------------------------------------------------------
 
+    @property
+    def bytes_received(self) -> int:
+        return self._in.seen
+
+    @property
+    def bytes_sent(self) -> int:
+        return self._out.seen
+
     def frames(self) -> list[FrameRecord]:
         """The frames recorded so far, both ways, in the order their headers were seen."""
         with self._lock:

@@ -72,7 +72,7 @@ def start(policy: CapturePolicy | None, request: Request, summary: ConnectionSum
             ":status 200; shown here as the HTTP/1.1 upgrade it stands for"
         )
     capture.handshake(_request_head(request), _response_head(request), comment)
-    stream.capture = capture
+    stream.tap = capture
     return capture
 
 

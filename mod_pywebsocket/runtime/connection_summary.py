@@ -44,6 +44,26 @@ def address_of(address: object) -> tuple[str, int]:
     return "?", 0
 
 
+class ByteCount:
+    """The ``ByteTap`` that only counts: what a connection's log line needs of its bytes
+    when it is not captured (none at all when the line is not logged)."""
+
+    def __init__(self) -> None:
+        self.bytes_received = 0
+        self.bytes_sent = 0
+
+    def received(self, data: bytes) -> None:
+        self.bytes_received += len(data)
+
+    def sent(self, data: bytes) -> None:
+        self.bytes_sent += len(data)
+
+
+def wanted() -> bool:
+    """Whether connections' lines are logged (``info``): only then are their bytes counted."""
+    return _log.isEnabledFor(logging.INFO)
+
+
 @dataclass
 class HandlerError:
     """What a handler raised: the exception, and where in the handler's file."""
@@ -123,7 +143,8 @@ class ConnectionSummary:
         """The end: counters and closes from ``stream`` (a ``blocking_stream.Stream``, or None)."""
         self.duration = time.time() - self.started
         if stream is not None:
-            self.bytes_in, self.bytes_out = stream.bytes_received, stream.bytes_sent
+            if stream.tap is not None:
+                self.bytes_in, self.bytes_out = stream.tap.bytes_received, stream.tap.bytes_sent
             self.messages_in, self.messages_out = stream.messages_received, stream.messages_sent
             self.close_out, self.close_out_reason = stream.sent_close_code, stream.sent_close_reason
         self.close_in = request.ws_close_code if request.client_terminated else None
@@ -173,7 +194,7 @@ class ConnectionSummary:
         return ", ".join(parts)
 
     def log(self) -> None:
-        if _log.isEnabledFor(logging.INFO):  # the line is made only when it is written
+        if wanted():  # the line is made only when it is written
             _log.info("%s", self.text(), extra={"fields": self.fields(), "connection": self.connection})
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from ..core import constants
 from ..core.errors import AbortedByUserException, HandshakeException, VersionException
-from . import capture_flow, compat, legacy_attributes, registry
+from . import capture_flow, compat, connection_summary, legacy_attributes, registry
 from .blocking_stream import StreamOptions, runtime_stream
 from .capacity import RETRY_AFTER, Capacity
 from .connection_summary import ConnectionSummary, HandlerError, handler_error
@@ -124,10 +124,12 @@ def _upgrade(
         return refusal
     summary.accepted(request)
     capture = capture_flow.start(options.capture, request, summary)
+    stream = runtime_stream(request)
+    if capture is None and stream is not None and connection_summary.wanted():
+        stream.tap = connection_summary.ByteCount()  # the log line's bytes each way
     if on_accept is not None:
         on_accept()
     aborted, error = serve(request, suite)
-    stream = runtime_stream(request)
     summary.ended(request, stream, error, aborted)
     capture_flow.finish(options.capture, capture, summary)
     summary.log()

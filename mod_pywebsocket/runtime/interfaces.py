@@ -87,11 +87,9 @@ class RuntimeStream(MessageStream, Protocol):
         """Give back the buffer budget the stream holds."""
         ...
 
-    #: what records the bytes each way while the connection is captured (WS_CAPTURE)
-    capture: ByteTap | None
-    #: bytes read and written, whole messages each way (the connection's summary)
-    bytes_received: int
-    bytes_sent: int
+    #: what sees the bytes each way (a capture, or the log line's count), or None
+    tap: ByteTap | None
+    #: whole messages each way, and our close (the connection's summary)
 
     @property
     def messages_received(self) -> int: ...
@@ -161,11 +159,18 @@ class HandlerHooks(Protocol):
 
 class ByteTap(Protocol):
     """Sees the bytes of a WebSocket connection each way after its handshake, as they are
-    read and written (``runtime.capture.ConnectionCapture``)."""
+    read and written, and counts them (``runtime.capture.ConnectionCapture``,
+    ``connection_summary.ByteCount``)."""
 
     def received(self, data: bytes, /) -> None: ...
 
     def sent(self, data: bytes, /) -> None: ...
+
+    @property
+    def bytes_received(self) -> int: ...
+
+    @property
+    def bytes_sent(self) -> int: ...
 
 
 class FrameFilter(Protocol):

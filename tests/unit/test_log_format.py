@@ -101,9 +101,13 @@ class _Request:
         return True
 
 
+class _Tap:
+    bytes_received, bytes_sent = 120, 110
+
+
 class _Stream:
-    bytes_received, bytes_sent, messages_received, messages_sent, sent_close_code = 120, 110, 3, 3, 1000
-    sent_close_reason = ""
+    messages_received, messages_sent, sent_close_code, sent_close_reason = 3, 3, 1000, ""
+    tap = _Tap()
 
 
 def test_the_connection_line_has_every_field_in_json():
