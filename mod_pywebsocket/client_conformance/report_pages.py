@@ -12,13 +12,12 @@ so all of it is escaped; case files are only read by plain names, never by paths
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
-from ..runtime.report_html import _e, _short, page, wirelog_table
+from ..runtime.files import replace_file
+from ..runtime.report_html import _e, _short, fields_html, load_json, page, wirelog_table
 
 #: Verdict label -> CSS class (colour).
 VERDICT_CLASSES = {
@@ -79,27 +78,7 @@ def _id_key(case_id: str) -> tuple[tuple[int, str], ...]:
     return tuple((int(p), "") if p.isdigit() else (1 << 30, p) for p in str(case_id).split("."))
 
 
-def _write(path: str, text: str) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
-def _load_json(path: str) -> Any:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
-
-
 # -- the per-case pages ----------------------------------------------------------------
-
-
-def _fields(pairs: Iterable[tuple[str, Any]]) -> str:
-    rows = "".join(f"<dt>{_e(k)}</dt><dd>{v}</dd>" for k, v in pairs)
-    return f"<dl>{rows}</dl>"
 
 
 def _verdict_html(verdict: Any, reason: Any) -> str:
@@ -126,7 +105,7 @@ def _wirelog_html(report: dict[str, Any]) -> str:
 def _case_page(report: dict[str, Any]) -> str:
     g = report.get
     expected_close = g("expectedClose") if isinstance(g("expectedClose"), dict) else {}
-    summary = _fields(
+    summary = fields_html(
         [
             ("Agent", _e(g("agent"))),
             ("Case", f"{_e(g('id'))} (number {_e(g('case'))})"),
@@ -140,7 +119,7 @@ def _case_page(report: dict[str, Any]) -> str:
             ("Duration reported", _yes(g("reportTime"))),
         ]
     )
-    close = _fields(
+    close = fields_html(
         [
             ("Expected to close first", _side(expected_close.get("closedByMe"))),
             ("Expected close codes", _e(", ".join(map(str, expected_close.get("closeCode") or [])))),
@@ -243,7 +222,7 @@ def _table(index: dict[str, dict[str, Any]], linked: set[tuple[str, str]], trans
 
 
 def _read_index(reports_dir: str) -> dict[str, dict[str, Any]]:
-    index = _load_json(os.path.join(reports_dir, "index.json"))
+    index = load_json(os.path.join(reports_dir, "index.json"))
     if not isinstance(index, dict):
         return {}
     return {str(agent): cases for agent, cases in index.items() if isinstance(cases, dict)}
@@ -258,13 +237,13 @@ def write_html(reports_dir: str) -> str:
             name = entry.get("reportfile") if isinstance(entry, dict) else None
             if not _safe_name(name):
                 continue
-            report = _load_json(os.path.join(reports_dir, name))
+            report = load_json(os.path.join(reports_dir, name))
             if isinstance(report, dict):
                 reports[(agent, case_id)] = report
-                _write(os.path.join(reports_dir, _page_name(name)), _case_page(report))
+                replace_file(os.path.join(reports_dir, _page_name(name)), _case_page(report))
     from .report_matrix import matrix_html  # it builds on this module's helpers
 
-    _write(os.path.join(reports_dir, "matrix.html"), matrix_html(index, set(reports)))
+    replace_file(os.path.join(reports_dir, "matrix.html"), matrix_html(index, set(reports)))
     body = (
         "<h1>WebSocket client conformance</h1>\n"
         "<p>The Autobahn TestSuite's client cases, run by this server. Each cell links to the case's report. "
@@ -272,5 +251,5 @@ def write_html(reports_dir: str) -> str:
         + (_table(index, set(reports), _transports(reports)) if index else "<p>No results yet.</p>")
     )
     path = os.path.join(reports_dir, "index.html")
-    _write(path, page("WebSocket client conformance", body))
+    replace_file(path, page("WebSocket client conformance", body))
     return path

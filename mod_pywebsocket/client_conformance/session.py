@@ -34,7 +34,7 @@ from ..core.errors import ProtocolError
 from ..core.frames import MAX_CONTROL_PAYLOAD
 from ..core.messages import Close, Control, Message
 from ..runtime.interfaces import Connection, TimedConnection
-from ..runtime.report_html import show_payload
+from ..runtime.report_html import opcode_name, show_payload
 from .case import Case, ExpectedClose, Observation
 from .verdicts import Outcome, judge
 
@@ -98,7 +98,7 @@ class LiveSession:
         data = self._core.send_frame_unchecked(
             opcode, bytes(payload), fin=fin, rsv1=bool(rsv & 4), rsv2=bool(rsv & 2), rsv3=bool(rsv & 1)
         )
-        self._wire("TX", f"{_opcode_name(opcode)} fin={int(fin)} rsv={rsv} len={len(payload)}: {_show(payload)}")
+        self._wire("TX", f"{opcode_name(opcode)} fin={int(fin)} rsv={rsv} len={len(payload)}: {_show(payload)}")
         if chop:
             for start in range(0, len(data), chop):
                 self._write(data[start : start + chop])
@@ -360,13 +360,6 @@ class LiveSession:
             self.wire_dropped += 1
             return
         self.wire_log.append([round((self._now() - self._started) * 1000, 1), direction, text])
-
-
-_OPCODE_NAMES = {0: "continuation", 1: "text", 2: "binary", 8: "close", 9: "ping", 10: "pong"}
-
-
-def _opcode_name(opcode: int) -> str:
-    return _OPCODE_NAMES.get(opcode, f"opcode {opcode}")
 
 
 def _show(payload: bytes) -> str:

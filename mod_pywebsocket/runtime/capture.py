@@ -33,13 +33,15 @@ from __future__ import annotations
 import logging
 import os
 import re
-import struct
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..core.frames import apply_mask, create_length_header
 from . import pcapng
+from .files import replace_file
+from .listeners import host_port
 
 _log = logging.getLogger("mod_pywebsocket.capture")
 
@@ -86,7 +88,7 @@ class _Frame:
     kept: bytearray
 
     def record(self) -> FrameRecord:
-        payload = _unmask(bytes(self.kept), self.mask_key) if self.mask_key else bytes(self.kept)
+        payload = apply_mask(bytes(self.kept), self.mask_key) if self.mask_key else bytes(self.kept)
         b0 = self.first_byte
         return FrameRecord(
             time=self.time,
@@ -179,22 +181,7 @@ def _parse_header(data: bytes) -> _Header | str | None:
 
 
 def _encode_header(first_byte: int, mask_key: bytes | None, length: int) -> bytes:
-    mask_bit = 0x80 if mask_key is not None else 0
-    if length < 126:
-        head = struct.pack("!BB", first_byte, mask_bit | length)
-    elif length < 65536:
-        head = struct.pack("!BBH", first_byte, mask_bit | 126, length)
-    else:
-        head = struct.pack("!BBQ", first_byte, mask_bit | 127, length)
-    return head + (mask_key or b"")
-
-
-def _unmask(data: bytes, key: bytes) -> bytes:
-    if not data:
-        return b""
-    size = len(data)
-    mask = (key * (size // 4 + 1))[:size]
-    return (int.from_bytes(data, "big") ^ int.from_bytes(mask, "big")).to_bytes(size, "big")
+    return bytes((first_byte,)) + create_length_header(length, mask_key is not None) + (mask_key or b"")
 
 
 class ConnectionCapture:
@@ -368,7 +355,7 @@ class ConnectionCapture:
 
     def _pcapng(self, comment: str) -> bytes:
         tcp = pcapng.TcpConversation(self.peer, self.local)
-        real = f"peer {_endpoint(self.peer)}, local {_endpoint(self.local)}"
+        real = f"peer {host_port(*self.peer)}, local {host_port(*self.local)}"
         note = f"{self.transport} {self.resource}, {real}"
         if tcp.substituted:
             note += "; in this file: " + ", ".join(tcp.substituted)
@@ -411,11 +398,6 @@ class ConnectionCapture:
         return b"".join(blocks)
 
 
-def _endpoint(address: tuple[str, int]) -> str:
-    host, port = address
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
 class CaptureStore:
     """The folder captures are written to, and which ones are: ``mode`` ``off``,
     ``errors`` (connections that ended abnormally) or ``all``."""
@@ -445,19 +427,12 @@ class CaptureStore:
             return None
         safe = re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".") or "capture"
         path = os.path.join(self.directory, safe + ".pcapng")
-        temporary = os.path.join(self.directory, f".{safe}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
             data = capture.pcapng(comment)
             os.makedirs(self.directory, exist_ok=True)
-            with open(temporary, "wb") as file:
-                file.write(data)
-            os.replace(temporary, path)
+            replace_file(path, data)
         except OSError as e:
             _log.warning("capture %s not saved: %s", path, e)
-            try:
-                os.unlink(temporary)
-            except OSError:
-                pass
             return None
         with self._lock:
             self._estimate += len(data)

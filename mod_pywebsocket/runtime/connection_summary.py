@@ -17,6 +17,7 @@ from typing import Any
 
 from ..core.headers import format_extensions
 from .interfaces import Request, RuntimeStream
+from .listeners import host_port
 
 _log = logging.getLogger("mod_pywebsocket.connection")
 
@@ -129,8 +130,8 @@ class ConnectionSummary:
             transport=transport_of(request),
             resource=request.ws_resource,
             handler=handler,
-            peer=f"{peer[0]}:{peer[1]}",
-            local=f"{local[0]}:{local[1]}",
+            peer=host_port(*peer),
+            local=host_port(*local),
         )
 
     def accepted(self, request: Request) -> None:

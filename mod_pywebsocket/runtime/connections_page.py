@@ -27,7 +27,8 @@ from urllib.parse import quote
 
 from .capture import FrameRecord
 from .connection_summary import ConnectionSummary
-from .report_html import _e, page, show_payload, wirelog_table
+from .files import replace_file
+from .report_html import _e, fields_html, load_json, opcode_name, page, show_payload, wirelog_table
 
 #: Connections the overview lists; summaries and pages kept (older ones are deleted).
 RECENT = 200
@@ -35,8 +36,6 @@ KEPT = 1000
 #: Lines of one connection's wire log (its page); the rest is counted.
 WIRE_LINES = 2000
 _SHOWN = 64  # payload bytes shown per frame, as on the case pages
-
-_OPCODES = {0: "continuation", 1: "text", 2: "binary", 8: "close", 9: "ping", 10: "pong"}
 
 
 def wire_log(frames: Sequence[FrameRecord], started: float) -> tuple[list[list[Any]], int]:
@@ -47,7 +46,7 @@ def wire_log(frames: Sequence[FrameRecord], started: float) -> tuple[list[list[A
         direction = "RX" if frame.direction == "in" else "TX"
         rsv = f"{int(frame.rsv1)}{int(frame.rsv2)}{int(frame.rsv3)}"
         text = (
-            f"{_OPCODES.get(frame.opcode, f'opcode {frame.opcode}')} fin={int(frame.fin)} rsv={rsv} "
+            f"{opcode_name(frame.opcode)} fin={int(frame.fin)} rsv={rsv} "
             f"len={frame.length}: {'compressed ' if frame.rsv1 and frame.opcode in (1, 2) else ''}"
             f"{_show(frame.opcode, frame.payload, frame.length)}"
         )
@@ -69,7 +68,7 @@ def record(directory: str, summary: ConnectionSummary, frames: Sequence[FrameRec
     entry = summary.fields() | {"wirelog": lines, "dropped": dropped}
     try:
         os.makedirs(directory, exist_ok=True)
-        _write(os.path.join(directory, name + ".json"), json.dumps(entry, ensure_ascii=True))
+        replace_file(os.path.join(directory, name + ".json"), json.dumps(entry, ensure_ascii=True))
     except OSError:
         return  # a full or read-only folder: the log line still says everything
     _schedule_index(directory)
@@ -132,12 +131,11 @@ def connection_page(entry: dict[str, Any]) -> str:
         ("Handler error", _e(g("error"))),
         ("Capture", _capture_link(g("capture"))),
     ]
-    fields = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
     dropped = int(g("dropped") or 0)
     note = f"<p>{dropped} more frames are in the capture only.</p>" if dropped else ""
     body = (
         '<p><a href="index.html">&larr; all connections</a></p>\n'
-        f"<h1>Connection {_e(g('connection'))} &mdash; {_e(g('resource'))}</h1>\n<dl>{fields}</dl>\n"
+        f"<h1>Connection {_e(g('connection'))} &mdash; {_e(g('resource'))}</h1>\n{fields_html(rows)}\n"
         "<h2>Frames</h2><p>RX: what the client sent; TX: what the server sent.</p>"
         f"{wirelog_table(g('wirelog'), bool(dropped))}{note}"
     )
@@ -154,13 +152,13 @@ def write_index(directory: str) -> None:
             _remove(os.path.join(directory, old[: -len(".json")] + suffix))
     rows = []
     for name in names[:RECENT]:
-        entry = _load(os.path.join(directory, name))
-        if entry is None:
+        entry = load_json(os.path.join(directory, name))
+        if not isinstance(entry, dict):
             continue
         stem = name[: -len(".json")]
         rows.append(_index_row(stem, entry))
         if stem + ".html" not in pages:  # its page is made with the overview, not at its end
-            _write(os.path.join(directory, stem + ".html"), connection_page(entry))
+            replace_file(os.path.join(directory, stem + ".html"), connection_page(entry))
     head = (
         "<tr><th>started (UTC)</th><th>transport</th><th>resource</th><th>handler</th><th>origin</th>"
         "<th>subprotocol</th><th>extensions</th><th>in</th><th>out</th><th>duration</th>"
@@ -172,7 +170,7 @@ def write_index(directory: str) -> None:
         f"<p>The newest {RECENT} first; each links to its frames and, when kept, its capture (pcapng, "
         "for Wireshark).</p>\n" + table
     )
-    _write(os.path.join(directory, "index.html"), page("Recent WebSocket connections", body))
+    replace_file(os.path.join(directory, "index.html"), page("Recent WebSocket connections", body))
 
 
 def _index_row(name: str, entry: dict[str, Any]) -> str:
@@ -206,22 +204,6 @@ def _when(started: Any) -> str:
     if not isinstance(started, (int, float)):
         return ""
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(started)) + f".{int(started % 1 * 1000):03d}"
-
-
-def _load(path: str) -> dict[str, Any] | None:
-    try:
-        with open(path, encoding="utf-8") as f:
-            entry = json.load(f)
-    except (OSError, ValueError):
-        return None
-    return entry if isinstance(entry, dict) else None
-
-
-def _write(path: str, text: str) -> None:
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def _remove(path: str) -> None:

@@ -44,7 +44,7 @@ class Listener:
             else:
                 hosts = [host]
             for address in hosts or [host]:
-                text = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+                text = host_port(address, port)
                 if text not in out:
                     out.append(text)
         return out
@@ -70,7 +70,7 @@ def document(server: str, listeners: Sequence[Listener], local: Sequence[str], s
                 "name": listener.name,
                 "transport": listener.transport,
                 "protocols": list(listener.protocols),
-                "bound": [_join(host, port) for host, port in listener.bound],
+                "bound": [host_port(host, port) for host, port in listener.bound],
                 "addresses": (addresses := listener.addresses(local)),
                 "urls": [f"{listener.scheme}://{a}" for a in addresses],
             }
@@ -92,7 +92,8 @@ def summary(listeners: Sequence[Listener], local: Sequence[str]) -> str:
     return "; ".join(parts)
 
 
-def _join(host: str, port: int) -> str:
+def host_port(host: str, port: int) -> str:
+    """``host:port``, an IPv6 host in brackets (``[::1]:443``)."""
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 

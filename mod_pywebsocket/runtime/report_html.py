@@ -8,6 +8,7 @@ so all of it is escaped.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from html import escape
 from typing import Any
 
@@ -40,6 +41,29 @@ dt { font-weight: bold; } dd { margin: 0; }
 def _e(value: Any) -> str:
     """HTML-escaped text of any value (None as empty)."""
     return "" if value is None else escape(str(value), quote=True)
+
+
+#: Opcode names in wire logs.
+OPCODE_NAMES = {0: "continuation", 1: "text", 2: "binary", 8: "close", 9: "ping", 10: "pong"}
+
+
+def opcode_name(opcode: int) -> str:
+    return OPCODE_NAMES.get(opcode, f"opcode {opcode}")
+
+
+def fields_html(pairs: Iterable[tuple[str, Any]]) -> str:
+    """Name and value pairs as a definition list (names escaped, values already HTML)."""
+    rows = "".join(f"<dt>{_e(k)}</dt><dd>{v}</dd>" for k, v in pairs)
+    return f"<dl>{rows}</dl>"
+
+
+def load_json(path: str) -> Any:
+    """A JSON file's value; None when it cannot be read or parsed."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
 
 
 def page(title: str, body: str) -> str:

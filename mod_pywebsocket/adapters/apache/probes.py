@@ -21,7 +21,7 @@ import socket
 import ssl
 import time
 
-from ...runtime.listeners import _join
+from ...runtime.listeners import host_port
 
 USER_AGENT = "mod_pywebsocket-healthcheck"  # left out of Apache's access log
 PROBE_PATH = "/mod_pywebsocket/spki"
@@ -83,7 +83,8 @@ def http_status(host: str, port: int, path: str, *, tls: bool = False, timeout: 
         if isinstance(sock, ssl.SSLSocket) and sock.selected_alpn_protocol() not in (None, "http/1.1"):
             raise NotServing(f"ALPN chose {sock.selected_alpn_protocol()}, not http/1.1")
         request = (
-            f"GET {path} HTTP/1.1\r\nHost: {_join(host, port)}\r\nUser-Agent: {USER_AGENT}\r\nConnection: close\r\n\r\n"
+            f"GET {path} HTTP/1.1\r\nHost: {host_port(host, port)}\r\n"
+            f"User-Agent: {USER_AGENT}\r\nConnection: close\r\n\r\n"
         )
         head = b""
         try:
@@ -163,7 +164,7 @@ def h2_status(host: str, port: int, path: str, timeout: float = PROBE_TIMEOUT) -
         assert isinstance(sock, ssl.SSLSocket)
         if sock.selected_alpn_protocol() != "h2":
             raise NotServing(f"ALPN chose {sock.selected_alpn_protocol() or 'nothing'}, not h2")
-        block = _h2_request(path, _join(host, port))
+        block = _h2_request(path, host_port(host, port))
         buffer = b""
         settings: dict[int, int] | None = None
         try:
@@ -230,7 +231,7 @@ def h3_status(host: str, port: int, path: str | None, timeout: float = PROBE_TIM
                         break
                     if stream is None:
                         stream = quic.get_next_available_stream_id()
-                        authority = _join(host, port).encode("ascii")
+                        authority = host_port(host, port).encode("ascii")
                         h3.send_headers(
                             stream,
                             [(b":method", b"GET"), (b":scheme", b"https"), (b":authority", authority),

@@ -44,7 +44,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...runtime.listeners import Listener, _join, bound_sockets, document, local_addresses, split_listen, summary
+from ...runtime.files import replace_file
+from ...runtime.listeners import Listener, bound_sockets, document, host_port, local_addresses, split_listen, summary
 from .probes import PROBE_PATH, PROBE_TIMEOUT, NotServing, _why, h2_status, h3_status, http_status, probe_host
 
 READY_PATH = "/mod_pywebsocket/ready"
@@ -120,20 +121,20 @@ def appliance_checks(values: Mapping[str, Any], run_dir: str, timeout: float = P
     else:
         path, accepted = PROBE_PATH, (200,)
     checks = [
-        Check(f"HTTP/1.1 on {_join(http, http_port)}",
+        Check(f"HTTP/1.1 on {host_port(http, http_port)}",
               lambda: _expect(http_status(http, http_port, path, timeout=timeout), accepted)),
-        Check(f"TLS on {_join(https, https_port)}",
+        Check(f"TLS on {host_port(https, https_port)}",
               lambda: _expect(http_status(https, https_port, path, tls=True, timeout=timeout), accepted)),
     ]  # fmt: skip
     if values["role"] == "appliance" and values["http2"]:
         checks.append(
-            Check(f"HTTP/2 on {_join(https, https_port)}",
+            Check(f"HTTP/2 on {host_port(https, https_port)}",
                   lambda: _expect(h2_status(https, https_port, path, timeout), accepted))
         )  # fmt: skip
     if values["role"] == "appliance" and values["h3"]:
         h3_host, h3_port = split_listen(values["listen_h3"])
         host = probe_host(h3_host)
-        checks.append(Check(f"HTTP/3 on udp {_join(host, h3_port)}", H3Check(host, h3_port, run_dir, timeout)))
+        checks.append(Check(f"HTTP/3 on udp {host_port(host, h3_port)}", H3Check(host, h3_port, run_dir, timeout)))
     return checks
 
 
@@ -175,15 +176,6 @@ def appliance_listeners(values: Mapping[str, Any], run_dir: str, proc_net: str =
 
 
 # -- the watcher ----------------------------------------------------------------------------
-
-
-def _write(path: str, text: str) -> None:
-    """Replace ``path`` at once (Apache's workers, www-data, read it)."""
-    temporary = f"{path}.{os.getpid()}.tmp"
-    with open(temporary, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.chmod(temporary, 0o644)
-    os.replace(temporary, path)
 
 
 def _log(message: str) -> None:
@@ -252,7 +244,7 @@ class Watcher:
             if self.state != self.READY:
                 listeners, local = self.describe()
                 body = document(self.server, listeners, local, self.wall_clock())
-                _write(self.ready_file, json.dumps(body, indent=1) + "\n")
+                replace_file(self.ready_file, json.dumps(body, indent=1) + "\n", 0o644)  # www-data reads it
                 self.state = self.READY
                 self.log(f"ready: {summary(listeners, local)}")
             return RECHECK_EVERY
@@ -279,7 +271,7 @@ class Watcher:
         except FileNotFoundError:
             pass
         if reason != self.reason or not os.path.exists(os.path.join(self.run_dir, NOT_READY_FILE)):
-            _write(os.path.join(self.run_dir, NOT_READY_FILE), f"not ready: {reason}\n")
+            replace_file(os.path.join(self.run_dir, NOT_READY_FILE), f"not ready: {reason}\n", 0o644)
             self.reason = reason
 
     def run(self) -> None:
