@@ -30,6 +30,7 @@ from urllib.parse import parse_qs
 
 from ..core import constants
 from ..core.deflate import PerMessageDeflate, PerMessageDeflateExtensionProcessor
+from ..runtime.connection_summary import http_version
 from ..runtime.handler_files import HandlerSuite
 from ..runtime.interfaces import TimedConnection
 from . import cases
@@ -248,7 +249,7 @@ class ClientConformance:
 
     def _run_and_save(self, request, number: int, case: Case, agent: str, codec) -> None:
         started = now_iso()
-        transport = transport_of(request)
+        transport = http_version(request)
         session = LiveSession(case, request.connection, codec)
         _log.info("case %s (%d) for %s starts", case.id, number, agent)
         outcome = session.run()
@@ -277,15 +278,6 @@ class ClientConformance:
         _log.info("case %s for %s: %s / %s", case.id, agent, outcome.behavior, outcome.behavior_close)
 
 
-def transport_of(request) -> str:
-    """What the WebSocket came over: "HTTP/1.1", "HTTP/2" (Apache says "HTTP/2.0") or "HTTP/3"."""
-    protocol = str(request.protocol)
-    for version in ("HTTP/2", "HTTP/3"):
-        if protocol.startswith(version):
-            return version
-    return "HTTP/1.1"
-
-
 def _fast_codec(negotiated: PerMessageDeflate) -> PerMessageDeflate:
     """The negotiated parameters with zlib's fastest level: sections 12 and 13 send 1000
     messages of up to 128 KiB, and level 6 spends up to 20 ms on one of them (measured
@@ -309,7 +301,7 @@ def _request_text(request) -> str:
 
 
 def _response_text(request) -> str:
-    lines = ["101 Switching Protocols" if transport_of(request) == "HTTP/1.1" else ":status 200"]
+    lines = ["101 Switching Protocols" if http_version(request) == "HTTP/1.1" else ":status 200"]
     if request.ws_extensions:
         from ..core.headers import format_extensions
 

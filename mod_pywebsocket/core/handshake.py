@@ -170,19 +170,18 @@ def check_selected_protocol(requested: list[str] | None, selected: str | None) -
 
 
 def build_response(
-    accept: bytes,
+    accept: bytes | None,
     protocol: str | None = None,
     extensions: str | None = None,
     extra_headers: list[tuple[str, str]] | None = None,
 ) -> bytes:
-    """The 101 response. Extra headers are written verbatim: test handlers rely on that."""
-    lines = [
-        "HTTP/1.1 101 Switching Protocols",
-        "Upgrade: websocket",
-        "Connection: Upgrade",
-        "Sec-WebSocket-Accept: " + accept.decode("ascii"),
-        "Server: " + SERVER_TOKEN,
-    ]
+    """The 101 response. Extra headers are written verbatim: test handlers rely on that.
+    ``accept`` None leaves Sec-WebSocket-Accept out (a capture's HTTP/1.1 form of an
+    HTTP/3 handshake, which has no key)."""
+    lines = ["HTTP/1.1 101 Switching Protocols", "Upgrade: websocket", "Connection: Upgrade"]
+    if accept is not None:
+        lines.append("Sec-WebSocket-Accept: " + accept.decode("ascii"))
+    lines.append("Server: " + SERVER_TOKEN)
     if protocol is not None:
         lines.append(f"{constants.SEC_WEBSOCKET_PROTOCOL_HEADER}: {protocol}")
     if extensions:

@@ -2,8 +2,8 @@
 
 ``start()`` runs once the handshake succeeded: it records the opening handshake (in
 HTTP/1.1 form: over HTTP/2 and HTTP/3 the real one is an extended CONNECT, which the
-packet's comment says) and hooks the capture onto the stream, which hands it every
-byte read and written from then on. ``finish()`` gives it to the store with the
+packet's comment says); the flow hooks the capture onto the stream, which hands it
+every byte read and written from then on. ``finish()`` gives it to the store with the
 connection's summary as the file's comment; the store keeps it or not (``errors``:
 only connections that ended abnormally or whose handler raised).
 """
@@ -16,12 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core import constants
-from ..core.handshake import compute_accept
-from ..core.headers import format_extensions
+from ..core.handshake import build_response, compute_accept
 from . import connections_page
-from .blocking_stream import runtime_stream
 from .capture import CaptureStore, ConnectionCapture
-from .connection_summary import ConnectionSummary, address_of
+from .connection_summary import ConnectionSummary, endpoints
 from .interfaces import Request
 
 #: Headers left out of the request as shown: mod_http2's internal request for an RFC 8441
@@ -51,15 +49,13 @@ def policy_from(values: Mapping[str, Any]) -> CapturePolicy | None:
 
 
 def start(policy: CapturePolicy | None, request: Request, summary: ConnectionSummary) -> ConnectionCapture | None:
-    """A capture of this connection, hooked onto its stream; None when capture is off."""
+    """A capture of this connection, its handshake recorded; None when capture is off."""
     if policy is None or not policy.store.wants():
         return None
-    stream = runtime_stream(request)
-    if stream is None:
-        return None
+    peer, local = endpoints(request)
     capture = ConnectionCapture(
-        peer=address_of(getattr(request.connection, "remote_addr", None)),
-        local=address_of(getattr(request.connection, "local_addr", None)),
+        peer=peer,
+        local=local,
         transport=summary.transport,
         resource=request.ws_resource,
         frame_bytes=policy.frame_bytes,
@@ -71,8 +67,7 @@ def start(policy: CapturePolicy | None, request: Request, summary: ConnectionSum
             f"{summary.transport}: the handshake was an extended CONNECT (:protocol websocket) answered with "
             ":status 200; shown here as the HTTP/1.1 upgrade it stands for"
         )
-    capture.handshake(_request_head(request), _response_head(request), comment)
-    stream.tap = capture
+    capture.handshake(_request_head(request), _response_head(request, summary), comment)
     return capture
 
 
@@ -102,7 +97,7 @@ def _request_head(request: Request) -> bytes:
         names.add(name.lower())
         lines.append(f"{name}: {value}")
     if "host" not in names:
-        authority = _header(request.headers_in, ":authority")
+        authority = request.headers_in.get(":authority")
         if authority:
             lines.insert(1, f"Host: {authority}")
     if "upgrade" not in names:
@@ -112,23 +107,11 @@ def _request_head(request: Request) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "replace")
 
 
-def _response_head(request: Request) -> bytes:
-    lines = ["HTTP/1.1 101 Switching Protocols", "Upgrade: websocket", "Connection: Upgrade"]
-    key = _header(request.headers_in, constants.SEC_WEBSOCKET_KEY_HEADER)
-    if key:
-        lines.append(f"{constants.SEC_WEBSOCKET_ACCEPT_HEADER}: {compute_accept(key.strip()).decode('ascii')}")
-    if request.ws_protocol:
-        lines.append(f"{constants.SEC_WEBSOCKET_PROTOCOL_HEADER}: {request.ws_protocol}")
-    extensions = _extensions(request)
-    if extensions:
-        lines.append(f"{constants.SEC_WEBSOCKET_EXTENSIONS_HEADER}: {extensions}")
-    for name, value in request.extra_headers or []:
-        lines.append(f"{name}: {value}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "replace")
-
-
-def _extensions(request: Request) -> str:
-    return format_extensions(request.ws_extensions) if request.ws_extensions else ""
+def _response_head(request: Request, summary: ConnectionSummary) -> bytes:
+    """The 101 the handshake sent (over HTTP/2 and 3: the one its 200 stands for)."""
+    key = request.headers_in.get(constants.SEC_WEBSOCKET_KEY_HEADER)
+    accept = compute_accept(key.strip()) if key else None
+    return build_response(accept, summary.subprotocol, summary.extensions, request.extra_headers)
 
 
 def _header_items(headers: object) -> list[tuple[str, str]]:
@@ -136,11 +119,3 @@ def _header_items(headers: object) -> list[tuple[str, str]]:
     if callable(items):
         return [(str(k), str(v)) for k, v in items()]
     return []
-
-
-def _header(headers: object, name: str) -> str | None:
-    get = getattr(headers, "get", None)
-    if not callable(get):
-        return None
-    value = get(name)
-    return None if value is None else str(value)

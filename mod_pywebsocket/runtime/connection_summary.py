@@ -27,13 +27,21 @@ _log = logging.getLogger("mod_pywebsocket.connection")
 ERROR_CLOSE_CODES = frozenset({1002, 1003, 1006, 1007, 1008, 1009, 1010, 1011, 1014, 1015})
 
 
-def transport_of(request: Request) -> str:
-    """What the WebSocket came over: ``ws``, ``wss``, ``HTTP/2`` (Apache says ``HTTP/2.0``)
-    or ``HTTP/3``."""
+def http_version(request: Request) -> str:
+    """What the WebSocket came over: ``HTTP/1.1``, ``HTTP/2`` (Apache says ``HTTP/2.0``) or
+    ``HTTP/3`` (the client-conformance reports' transport)."""
     protocol = str(request.protocol)
     for version in ("HTTP/2", "HTTP/3"):
         if protocol.startswith(version):
             return version
+    return "HTTP/1.1"
+
+
+def transport_of(request: Request) -> str:
+    """``http_version``, with HTTP/1.1 as ``ws`` or ``wss``."""
+    version = http_version(request)
+    if version != "HTTP/1.1":
+        return version
     is_https = getattr(request, "is_https", None)
     return "wss" if callable(is_https) and is_https() else "ws"
 
@@ -43,6 +51,12 @@ def address_of(address: object) -> tuple[str, int]:
     if isinstance(address, tuple) and len(address) >= 2:
         return str(address[0]), int(address[1]) if isinstance(address[1], int) else 0
     return "?", 0
+
+
+def endpoints(request: Request) -> tuple[tuple[str, int], tuple[str, int]]:
+    """The peer's and our ``(host, port)``, from the request's connection."""
+    connection = request.connection
+    return address_of(getattr(connection, "remote_addr", None)), address_of(getattr(connection, "local_addr", None))
 
 
 class ByteCount:
@@ -123,8 +137,7 @@ class ConnectionSummary:
 
     @classmethod
     def start(cls, connection: str, request: Request, handler: str) -> ConnectionSummary:
-        peer = address_of(getattr(request.connection, "remote_addr", None))
-        local = address_of(getattr(request.connection, "local_addr", None))
+        peer, local = endpoints(request)
         return cls(
             connection=connection,
             transport=transport_of(request),
@@ -174,7 +187,7 @@ class ConnectionSummary:
         return dict(self.__dict__)  # every field is a plain value (asdict's deep copy: 10x the time)
 
     def text(self) -> str:
-        """The line's text: ``wss /echo 172.17.0.1:51234 -> echo_wsh.py, ...``."""
+        """The line's text: ``wss /echo from 172.17.0.1:51234, handler echo_wsh.py, ...``."""
         parts = [f"{self.transport} {self.resource} from {self.peer}", f"handler {os.path.basename(self.handler)}"]
         if self.origin:
             parts.append(f"origin {self.origin}")

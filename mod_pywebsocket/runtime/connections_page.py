@@ -1,18 +1,17 @@
 """``/connections/``: the recent WebSocket connections, with their captures (``WS_CAPTURE``).
 
 With capture on, every connection's end writes, in the capture folder, ``<name>.json``
-(its summary, the log line's fields, and its frames as a wire log); shortly after
+(its summary, the log line's fields, and its frames as a wire log). Shortly after
 (``INDEX_DELAY``, once for all the connections that ended meanwhile) the overview
-``index.html`` of the newest ``RECENT`` connections is written, with the pages
-``<name>.html`` it links to (each connection and its frames, rendered as the
-client-conformance case pages are; made then, not at each connection's end: measured,
-that halved the handshakes a capturing server serves): time, transport, handler, origin, subprotocol,
-extensions, messages and bytes each way, duration, close codes, the handler's error,
-each linking to its page and to its ``.pcapng`` when the store kept one. Static
-files, so every listener serves them the same way (Apache by an ``Alias``, the
-standalone server and the HTTP/3 listener from the folder). Several processes write
-the folder; each write is a whole file renamed into place, and the overview is
-rebuilt from the summaries at each connection's end.
+``index.html`` is rebuilt from the newest ``RECENT`` summaries: time, transport,
+handler, origin, subprotocol, extensions, messages and bytes each way, duration, close
+codes, the handler's error, each linking to its ``.pcapng`` when the store kept one and
+to its page ``<name>.html`` (its frames, rendered as the client-conformance case pages
+are), which is made then too, not at the connection's end: measured, that halved the
+handshakes a capturing server serves. Static files, so every listener serves them the
+same way (Apache by an ``Alias``, the standalone server and the HTTP/3 listener from
+the folder). Several processes write the folder; each write is a whole file renamed
+into place (``files.replace_file``).
 """
 
 from __future__ import annotations

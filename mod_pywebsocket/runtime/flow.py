@@ -123,10 +123,10 @@ def _upgrade(
     if refusal is not None:
         return refusal
     summary.accepted(request)
-    capture = capture_flow.start(options.capture, request, summary)
-    stream = runtime_stream(request)
-    if capture is None and stream is not None and connection_summary.wanted():
-        stream.tap = connection_summary.ByteCount()  # the log line's bytes each way
+    stream = runtime_stream(request)  # None: a handler put a stream of its own in ws_stream
+    capture = capture_flow.start(options.capture, request, summary) if stream is not None else None
+    if stream is not None and (capture is not None or connection_summary.wanted()):
+        stream.tap = capture or connection_summary.ByteCount()  # the bytes each way: recorded, or counted
     if on_accept is not None:
         on_accept()
     aborted, error = serve(request, suite)

@@ -89,10 +89,11 @@ class RuntimeStream(MessageStream, Protocol):
 
     #: what sees the bytes each way (a capture, or the log line's count), or None
     tap: ByteTap | None
-    #: whole messages each way, and our close (the connection's summary)
 
     @property
-    def messages_received(self) -> int: ...
+    def messages_received(self) -> int:
+        """Whole messages received (and below, sent), and our close: the connection's summary."""
+        ...
 
     @property
     def messages_sent(self) -> int: ...

@@ -21,6 +21,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+#: Readiness: 200 and the listeners (``document``) once every listener serves, else 503.
+READY_PATH = "/mod_pywebsocket/ready"
+#: The readiness probes' User-Agent, which the access logs leave out.
+PROBE_AGENT = "mod_pywebsocket-healthcheck"
+
 
 @dataclass(frozen=True)
 class Listener:

@@ -63,13 +63,17 @@ class ConnectionFilter(logging.Filter):
         return True
 
 
+def utc_time(seconds: float) -> str:
+    """``2026-12-06T18:20:34.614Z``: the JSON lines' time (and the access lines')."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{int(seconds % 1 * 1000):03d}Z"
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per record, on one line (see the module)."""
 
     def format(self, record: logging.LogRecord) -> str:
-        created = time.gmtime(record.created)
         entry: dict[str, Any] = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", created) + f".{int(record.msecs):03d}Z",
+            "time": utc_time(record.created),
             "level": _level_name(record.levelno),
             "logger": record.name,
             "message": record.getMessage(),

@@ -21,9 +21,9 @@ import socket
 import ssl
 import time
 
-from ...runtime.listeners import host_port
+from ...runtime.listeners import PROBE_AGENT, host_port
 
-USER_AGENT = "mod_pywebsocket-healthcheck"  # left out of Apache's access log
+USER_AGENT = PROBE_AGENT  # left out of Apache's access log
 PROBE_PATH = "/mod_pywebsocket/spki"
 PROBE_TIMEOUT = 2.0
 

@@ -35,6 +35,7 @@ document for its own sockets (``runtime.listeners``: ``document``, ``summary``).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import sys
@@ -44,11 +45,20 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...runtime import log_format as log_format_module
 from ...runtime.files import replace_file
-from ...runtime.listeners import Listener, bound_sockets, document, host_port, local_addresses, split_listen, summary
+from ...runtime.listeners import (
+    READY_PATH,
+    Listener,
+    bound_sockets,
+    document,
+    host_port,
+    local_addresses,
+    split_listen,
+    summary,
+)
 from .probes import PROBE_PATH, PROBE_TIMEOUT, NotServing, _why, h2_status, h3_status, http_status, probe_host
 
-READY_PATH = "/mod_pywebsocket/ready"
 READY_FILE = "ready"
 NOT_READY_FILE = "not-ready"
 H3_OFF_FILE = "h3-off"
@@ -178,24 +188,20 @@ def appliance_listeners(values: Mapping[str, Any], run_dir: str, proc_net: str =
 # -- the watcher ----------------------------------------------------------------------------
 
 
+_logger = logging.getLogger("mod_pywebsocket.readiness")
+
+
 def _log(message: str) -> None:
-    """A line of the container's log, as the entrypoint writes them (WS_LOG_FORMAT=json: a
-    JSON object per line)."""
-    if os.environ.get("WS_LOG_FORMAT") == "json":
-        now = time.time()
-        line = json.dumps(
-            {
-                "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z",
-                "level": "warn" if message.startswith("not ready any more") else "info",
-                "logger": "mod_pywebsocket.readiness",
-                "message": message,
-                "pid": os.getpid(),
-            },
-            separators=(",", ":"),
-        )
-    else:
-        line = f"mod_pywebsocket: {message}"
-    print(line, file=sys.stderr, flush=True)
+    """A line of the container's log, as the entrypoint writes them (``_configure_log``)."""
+    _logger.log(logging.WARNING if message.startswith("not ready any more") else logging.INFO, "%s", message)
+
+
+def _configure_log(log_format: str) -> None:
+    """``mod_pywebsocket: <message>`` on stderr, or the servers' JSON lines (WS_LOG_FORMAT=json)."""
+    handler = log_format_module.configure(logging.StreamHandler(sys.stderr), log_format, "mod_pywebsocket: %(message)s")
+    _logger.handlers[:] = [handler]
+    _logger.setLevel(logging.INFO)
+    _logger.propagate = False
 
 
 class Watcher:
@@ -305,6 +311,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("usage: python3 -m mod_pywebsocket.adapters.apache.readiness [watch|check]", file=sys.stderr)
         return 2
     stopping = threading.Event()
+    _configure_log(os.environ.get("WS_LOG_FORMAT", "text"))
     try:
         watcher = appliance_watcher(os.environ, stopping)
     except ValueError as e:  # a SettingError: the entrypoint has said so already

@@ -26,13 +26,13 @@ import time
 from typing import Any
 
 from ...runtime import log_format, registry, settings
+from ...runtime.listeners import PROBE_AGENT
 from ...runtime.log_levels import parse_log_level
 from ..standalone.site import Site
 from . import missing
 
 _log = logging.getLogger("mod_pywebsocket.h3")
 RUN_AS = "www-data"
-HEALTHCHECK_AGENT = "mod_pywebsocket-healthcheck"  # the readiness probe's User-Agent
 
 
 def site_options(values: dict[str, Any]) -> argparse.Namespace:
@@ -75,32 +75,31 @@ class ApplianceSite(Site):
         self._run_dir = run_dir
         self.not_ready = "starting"  # /mod_pywebsocket/ready is answered (by _ready_answer)
 
-    def _ready_answer(self, method: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    def ready_state(self) -> tuple[bytes | None, str]:
         """/mod_pywebsocket/ready over HTTP/3 too: what Apache answers on TCP, from the
         readiness watcher's files (conf/readiness.conf)."""
         try:
             with open(os.path.join(self._run_dir, "ready"), "rb") as f:
-                self.ready_document = f.read()
+                return f.read(), ""
         except OSError:
-            self.ready_document = None
-            try:
-                with open(os.path.join(self._run_dir, "not-ready"), encoding="utf-8") as f:
-                    self.not_ready = f.read().strip().removeprefix("not ready: ") or "starting"
-            except OSError:
-                self.not_ready = "starting"
-        return super()._ready_answer(method)
+            pass
+        try:
+            with open(os.path.join(self._run_dir, "not-ready"), encoding="utf-8") as f:
+                return None, f.read().strip().removeprefix("not ready: ") or "starting"
+        except OSError:
+            return None, "starting"
 
     def log_access(
         self, addr: tuple[str, int], request_line: str, status: int, started: float, user_agent: str | None = None
     ) -> None:
-        if user_agent == HEALTHCHECK_AGENT:
+        if user_agent == PROBE_AGENT:
             return  # as Apache's access log leaves the health check out (conf/httpd.conf)
         micros = int((time.monotonic() - started) * 1_000_000)
         now = time.time()
         if self.json_lines:
-            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
-            entry = {"time": stamp, "logger": "access", "remote": addr[0], "request": request_line, "status": status,
-                     "bytes": "-", "duration_us": micros, "user_agent": user_agent or "-"}  # fmt: skip
+            entry = {"time": log_format.utc_time(now), "logger": "access", "remote": addr[0],
+                     "request": request_line, "status": status, "bytes": "-", "duration_us": micros,
+                     "user_agent": user_agent or "-"}  # fmt: skip
             line = json.dumps(entry, ensure_ascii=True) + "\n"
         else:
             when = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now))

@@ -26,6 +26,7 @@ from ...runtime import capture_flow, compat, flow, settings
 from ...runtime.blocking_stream import StreamOptions
 from ...runtime.capacity import BufferBudget, Capacity
 from ...runtime.dispatcher import Dispatcher, DispatchException
+from ...runtime.listeners import READY_PATH
 from .http_head import error_answer
 
 _log = logging.getLogger("mod_pywebsocket.server")
@@ -60,8 +61,6 @@ CONNECTIONS_PATH = "/connections"  # the capture folder: recent connections and 
 CAPTURE_SETTINGS = ("capture", "capture_frame_bytes", "capture_connection_bytes", "capture_total_bytes")
 #: Where the certificate's SPKI hash is served (Chromium's --ignore-certificate-errors-spki-list).
 SPKI_PATH = "/mod_pywebsocket/spki"
-#: Readiness: 200 and the listeners (JSON) once the standalone server serves on all of them.
-READY_PATH = "/mod_pywebsocket/ready"
 
 
 class Site:
@@ -99,7 +98,7 @@ class Site:
         self.capacity = Capacity(int(opt("max_connections", settings.default("max_connections"))), "--max-connections")
         self.spki_file: str | None = opt("spki_file")  # served at SPKI_PATH when set
         # READY_PATH answers ready_document once set, else 503 with the not_ready reason; with
-        # neither (the appliance's HTTP/3 process: Apache answers there) it is an ordinary path.
+        # neither (before a server turns it on) it is an ordinary path.
         self.ready_document: bytes | None = None
         self.not_ready = ""
         credential = opt("basic_auth_credential", "test:test")
@@ -153,14 +152,17 @@ class Site:
             return error_answer(refusal.status, refusal.message, refusal.headers)
         return self._file_answer(method, target)
 
+    def ready_state(self) -> tuple[bytes | None, str]:
+        """(the ready document, or None and why not ready)."""
+        return self.ready_document, self.not_ready
+
     def _ready_answer(self, method: str) -> Answer:
         if method not in ("GET", "HEAD"):
             return error_answer(405, "only GET and HEAD", [("Allow", "GET, HEAD")])
-        if self.ready_document is None:
-            return error_answer(
-                503, f"not ready: {self.not_ready}", [("Retry-After", "1"), ("Cache-Control", "no-store")]
-            )
-        return 200, [("Content-Type", "application/json"), ("Cache-Control", "no-store")], self.ready_document
+        document, reason = self.ready_state()
+        if document is None:
+            return error_answer(503, f"not ready: {reason}", [("Retry-After", "1"), ("Cache-Control", "no-store")])
+        return 200, [("Content-Type", "application/json"), ("Cache-Control", "no-store")], document
 
     def _file_answer(self, method: str, target: str) -> Answer:
         if method not in ("GET", "HEAD"):
